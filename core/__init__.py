@@ -1,0 +1,1 @@
+"""mnist-tui's training engine: config, data, models, the Trainer and the run directory. Never imports textual."""

@@ -1,0 +1,252 @@
+"""The `mnist-tui` command line: argparse, headless runs, and the documented exit codes.
+
+Exit codes: 0 finished; 1 the run failed (data, disk, non-finite loss); 2 bad usage or an
+invalid value; 130 stopped by Ctrl-C / SIGTERM after saving a checkpoint. Every error is one
+line on stderr; a traceback is a bug, so unexpected errors are caught here and written to the
+run directory's error.log instead of the screen.
+
+torch is imported only once a run really starts, so `--help`, `--list-presets` and the
+app's first frame stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from core.config import (ACTIVATIONS, DATASETS, DEVICES, INIT_ALIASES, INITS, MODELS, OPTIMIZER_ALIASES, OPTIMIZERS,
+                         PRESETS, SCHEDULES, ConfigError, RunConfig, parse_hidden, preset_config, validate)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "mnist-tui"
+
+# Fields of RunConfig a user sets from the command line; --resume may change only RESUMABLE ones.
+CONFIG_OPTIONS = ("dataset", "model", "hidden", "activation", "batch_norm", "dropout", "optimizer", "lr",
+                  "momentum", "weight_decay", "schedule", "init", "batch_size", "epochs", "seed", "device",
+                  "train_size", "log_interval", "name")
+RESUMABLE = ("epochs", "device")
+
+
+class UsageError(Exception):
+    """Bad command-line usage; message is printed as one line, exit 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but errors are one line (plus a hint) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see {PROG} --help)")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}") from None
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return parse_hidden(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    preset_names = ", ".join(PRESETS)
+    parser = OneLineParser(
+        prog=PROG,
+        description="Train and watch MNIST / Fashion-MNIST models in the terminal. With no options it opens the "
+                    "interactive app; --no-ui trains headless with the same engine.",
+        epilog=f"Examples:\n  {PROG}                                  open the app\n"
+               f"  {PROG} --no-ui --preset cnn-adam        train the CNN tutorial headless\n"
+               f"  {PROG} --no-ui --preset linear-sgd --epochs 3 --json > run.jsonl\n"
+               f"  {PROG} --watch runs/20261123-101500-cnn-adam   watch a run another process writes\n"
+               f"  {PROG} --resume runs/20261123-101500-cnn-adam --no-ui   continue an interrupted run\n\n"
+               "Exit codes: 0 finished, 1 run failed, 2 bad usage, 130 interrupted (checkpoint saved).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_argument_group("modes")
+    mode.add_argument("--no-ui", action="store_true", help="train headless: progress on the terminal, plain lines when piped")
+    mode.add_argument("--watch", metavar="RUN_DIR", help="open a live, read-only view of a run directory")
+    mode.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    mode.add_argument("--list-presets", action="store_true", help="list the presets with their settings and expected accuracy")
+    mode.add_argument("--json", action="store_true", help="with --no-ui: print the metrics.jsonl records on stdout")
+
+    run = parser.add_argument_group("what to train (explicit options override the preset)")
+    run.add_argument("--preset", choices=list(PRESETS), metavar="NAME", help=f"start from a tutorial preset: {preset_names}")
+    run.add_argument("--dataset", choices=DATASETS, help="data set (default mnist)")
+    run.add_argument("--model", choices=MODELS, help="architecture (default mlp)")
+    run.add_argument("--hidden", type=_hidden, metavar="SIZES", help="MLP hidden layer sizes, e.g. 512,256")
+    run.add_argument("--activation", choices=ACTIVATIONS, help="MLP activation (default relu)")
+    run.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None, help="MLP batch norm")
+    run.add_argument("--dropout", type=_positive_float, metavar="P", help="MLP dropout probability (default 0)")
+    run.add_argument("--optimizer", metavar="NAME",
+                     help=f"one of {', '.join(OPTIMIZERS)} (aliases: {', '.join(OPTIMIZER_ALIASES)})")
+    run.add_argument("--init", metavar="NAME", help=f"weight initialisation: {', '.join(INITS)} "
+                                                    f"(aliases: {', '.join(INIT_ALIASES)})")
+    run.add_argument("--lr", type=_positive_float, metavar="LR", help="learning rate")
+    run.add_argument("--momentum", type=_positive_float, metavar="M", help="momentum for momentum/nesterov (default 0.9)")
+    run.add_argument("--weight-decay", type=_positive_float, metavar="WD", help="L2 weight decay (default 0)")
+    run.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant)")
+    run.add_argument("--batch-size", type=_int, metavar="N", help="training batch size")
+    run.add_argument("--epochs", type=_int, metavar="N", help="number of epochs")
+    run.add_argument("--seed", type=_int, metavar="N", help="random seed (same seed + device = same run)")
+    run.add_argument("--device", choices=DEVICES, help="auto (default) picks cuda, then mps, then cpu")
+    run.add_argument("--train-size", type=_int, metavar="N", help="use only the first N training images (quick runs)")
+    run.add_argument("--log-interval", type=_int, metavar="STEPS", help="steps between progress records (0 = ~50 per epoch)")
+    run.add_argument("--name", help="run name used in the run directory (default: the preset's)")
+
+    where = parser.add_argument_group("where")
+    where.add_argument("--data-dir", metavar="DIR", help="directory with the IDX files (raw or .gz, flat or torchvision layout)")
+    where.add_argument("--run-dir", metavar="DIR", help="run directory to create (default runs/<time>-<name>)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Preset (or defaults), then every option the user gave, then validation."""
+    base = preset_config(args.preset) if args.preset else RunConfig()
+    overrides = {name: getattr(args, name) for name in CONFIG_OPTIONS}
+    return validate(base.with_overrides(**overrides))
+
+
+def given_config_options(args: argparse.Namespace) -> list[str]:
+    return [name for name in CONFIG_OPTIONS if getattr(args, name) is not None]
+
+
+def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None]:
+    """The config of the run in args.resume, with the few options a resume may change."""
+    from core import runlog
+
+    run_dir = Path(args.resume)
+    not_allowed = [n for n in given_config_options(args) if n not in RESUMABLE] + (["preset"] if args.preset else [])
+    if not_allowed:
+        raise UsageError(f"--resume continues a run as it was configured; only --epochs and --device may change "
+                         f"(got --{not_allowed[0].replace('_', '-')})")
+    if args.run_dir:
+        raise UsageError("--resume writes into the run directory it continues; drop --run-dir")
+    saved = runlog.read_config(run_dir)
+    config = RunConfig.from_dict(saved.get("config", {}))
+    config = validate(config.with_overrides(epochs=args.epochs, device=args.device))
+    runlog.prepare_run_dir(run_dir, resume=True)
+    return config, run_dir, args.data_dir or saved.get("data_dir")
+
+
+def list_presets() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="mnist-tui presets (each reproduces a PyTorch tutorial)", title_justify="left")
+    for column in ("preset", "data", "settings", "tutorial's result", "target test acc"):
+        table.add_column(column, overflow="fold")
+    for name, preset in PRESETS.items():
+        table.add_row(name, preset.config.dataset, preset.description, preset.tutorial_result,
+                      f"≥ {preset.expected_test_acc:.3f}")
+    Console(soft_wrap=False).print(table)
+    return EXIT_OK
+
+
+def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mode: bool, resume: bool) -> int:
+    from core.console import ConsolePrinter
+    from core.engine import DeviceError, Trainer
+
+    printer = ConsolePrinter(json_mode=json_mode)
+    trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume)
+
+    def on_signal(signum: int, _frame) -> None:
+        if trainer.stop_requested:  # second signal: the user means it; checkpoints are atomic, so just go
+            sys.stderr.write(f"{PROG}: forced exit; the last checkpoint in {run_dir} is kept\n")
+            os._exit(EXIT_INTERRUPTED)
+        trainer.stop("interrupted", f"interrupted by {signal.Signals(signum).name}; resume with "
+                                    f"{PROG} --resume {run_dir} --no-ui")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        end = trainer.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if end.status == "finished" or end.status == "stopped":
+        return EXIT_OK
+    if end.status == "interrupted":
+        return EXIT_INTERRUPTED
+    sys.stderr.write(f"{PROG}: error: {end.reason}\n")
+    return EXIT_USAGE if isinstance(trainer.error, (ConfigError, DeviceError)) else EXIT_FAILED
+
+
+def _start_app(**kwargs) -> int:
+    from tui.launch import launch
+
+    return launch(**kwargs)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from core import runlog
+
+    if args.list_presets:
+        return list_presets()
+    if args.watch:
+        watch_dir = Path(args.watch)
+        if not (watch_dir / runlog.METRICS_FILE).exists() and not (watch_dir / runlog.CONFIG_FILE).exists():
+            raise runlog.RunDirError(f"{watch_dir} is not a run directory: no {runlog.METRICS_FILE}")
+        return _start_app(watch=watch_dir)
+    if args.json and not args.no_ui:
+        raise UsageError("--json prints records on stdout and needs --no-ui")
+    if args.resume:
+        config, run_dir, data_dir = resume_config(args)
+        if args.no_ui:
+            return run_headless(config, run_dir, data_dir, args.json, resume=True)
+        return _start_app(config=config, run_dir=run_dir, data_dir=data_dir, resume=True)
+    config = config_from_args(args)
+    if not args.no_ui:
+        return _start_app(config=config, run_dir=Path(args.run_dir) if args.run_dir else None,
+                          data_dir=args.data_dir, resume=False)
+    run_dir = runlog.prepare_run_dir(Path(args.run_dir) if args.run_dir else runlog.default_run_dir(config.name))
+    return run_headless(config, run_dir, args.data_dir, args.json, resume=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return dispatch(args)
+    except (UsageError, ConfigError) as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        from core import runlog
+        from core.idx import DataError
+
+        if isinstance(exc, (DataError, runlog.RunDirError, runlog.CheckpointError)):
+            sys.stderr.write(f"{PROG}: error: {exc}\n")
+            return EXIT_FAILED
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / "mnist-tui-error.log"
+        try:
+            log.write_text(traceback.format_exc())
+            where = f" (details in {log})"
+        except OSError:
+            where = ""
+        sys.stderr.write(f"{PROG}: internal error: {type(exc).__name__}: {exc}{where}\n")
+        return EXIT_FAILED
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,119 @@
+"""Headless output: a live progress line on a terminal, plain tutorial-style lines when piped, or JSON.
+
+Piped output must be greppable and diffable, so it never contains carriage returns or colour
+codes; the live view is Rich's Progress, which draws only when stdout is a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO
+
+from rich.columns import Columns
+from rich.console import Console, Group
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.text import Text
+
+from core.events import ConfigEvent, EndEvent, EpochEvent, Event, SamplesEvent, StepEvent, to_record
+from core.lines import eta_seconds, format_duration, format_event
+from core.render import render_halfblock, sample_strip
+
+SUMMARY_DIGITS = 8
+
+
+class ConsolePrinter:
+    """An event sink for `--no-ui`."""
+
+    def __init__(self, stream: IO[str] | None = None, *, json_mode: bool = False, live: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.json_mode = json_mode
+        self.live = self.stream.isatty() if live is None else live
+        self.console = Console(file=self.stream, force_terminal=self.live, no_color=not self.live,
+                               highlight=False, soft_wrap=True)
+        self.progress: Progress | None = None
+        self.task = None
+        self.batch_size = 1
+        self.test_size: int | None = None
+        self.classes: list[str] = [str(d) for d in range(10)]
+        self.last_samples: SamplesEvent | None = None
+
+    def __call__(self, event: Event) -> None:
+        if self.json_mode:
+            self.stream.write(json.dumps(to_record(event), separators=(",", ":")) + "\n")
+            self.stream.flush()
+            return
+        if isinstance(event, ConfigEvent):
+            self.batch_size = event.config["batch_size"]
+            self.test_size = event.test_size
+            self.classes = event.classes
+            self._print(format_event(event))
+            if event.bundled_data:
+                self._print(f"Note: using the {event.data_source}", style="yellow")
+            if self.live:
+                self._start_progress(event)
+        elif isinstance(event, StepEvent):
+            if self.progress is not None:
+                eta = eta_seconds(event, self.batch_size)
+                self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=event.loss,
+                                     rate=f"{event.samples_per_s:,.0f}",
+                                     eta=format_duration(eta) if eta is not None else "--:--")
+            else:
+                self._print(format_event(event))
+        elif isinstance(event, SamplesEvent):
+            self.last_samples = event
+        elif isinstance(event, EndEvent):
+            self._stop_progress()
+            self._print(format_event(event), style="bold green" if event.status == "finished" else "bold red")
+            self._print_samples()
+        else:
+            line = format_event(event, self.test_size)
+            if line:
+                self._print(line)
+        self.stream.flush()
+
+    def _print(self, line: str | None, style: str | None = None) -> None:
+        if line is None:
+            return
+        if self.live:
+            target = self.progress.console if self.progress is not None else self.console
+            target.print(line, style=style, markup=False)
+        else:
+            self.stream.write(line + "\n")
+
+    def _start_progress(self, event: ConfigEvent) -> None:
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/" + str(event.config["epochs"])),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%  loss {task.fields[loss]:.4f}  {task.fields[rate]} samples/s  "
+                       "ETA {task.fields[eta]}"),
+            console=self.console, transient=True, refresh_per_second=5)
+        self.task = self.progress.add_task("train", total=event.total_steps, completed=event.start_step,
+                                           epoch=event.start_epoch, loss=float("nan"), rate="-", eta="--:--")
+        self.progress.start()
+
+    def _stop_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def _print_samples(self) -> None:
+        """The end-of-run row of test digits with predicted/true classes; wrong ones marked."""
+        s = self.last_samples
+        if s is None:
+            return
+        count = min(SUMMARY_DIGITS, len(s.images))
+        images = [s.image_bytes(i) for i in range(count)]
+        if not self.live:
+            self.stream.write("Sample test digits (ok/x predicted/true):\n")
+            for line in sample_strip(images, s.labels[:count], s.predictions[:count], self.classes):
+                self.stream.write(line + "\n")
+            return
+        cells = []
+        for i in range(count):
+            ok = s.predictions[i] == s.labels[i]
+            caption = Text(f"{'✓' if ok else '✗'} {self.classes[s.predictions[i]][:6]}/{self.classes[s.labels[i]][:6]}",
+                           style="green" if ok else "bold red")
+            cells.append(Group(render_halfblock(images[i], 14), caption))
+        self.console.print("Sample test digits (predicted/true):")
+        self.console.print(Columns(cells, padding=(0, 2)))

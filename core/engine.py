@@ -1,0 +1,489 @@
+"""The Trainer: the training loop, its controls, evaluation, checkpoints and events.
+
+Modelled on pytorch/examples mnist/main.py, with three differences that make it fast and
+safe: batches are slices of device-resident tensors, the loss is read back to the host only
+once per log interval (reading it is a device sync), and every way a run can end leaves a
+loadable checkpoint and an "end" record in metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from core import data as data_mod
+from core import runlog
+from core.config import ConfigError, RunConfig, validate
+from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, Sink,
+                         StateEvent, StepEvent)
+from core.idx import DataError
+from core.models import build_model, parameter_count
+from core.optim import build_optimizer, build_scheduler, initialise
+
+CHECKPOINT_FORMAT = 1
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, step: int, epoch: int, value: float) -> None:
+        super().__init__(f"non-finite loss ({value}) at step {step} (epoch {epoch})")
+        self.step, self.epoch, self.value = step, epoch, value
+
+
+class DeviceError(ConfigError):
+    """The requested device does not exist on this machine (a usage error, exit 2)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then the CPU; an unavailable explicit choice is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("device cuda is not available here (no CUDA GPU visible to torch); use --device cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DeviceError("device mps is not available here (Apple GPUs only); use --device cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+
+
+def library_versions() -> dict[str, str]:
+    import torchvision
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "platform": platform.platform()}
+
+
+def sample_indices(labels: torch.Tensor, count: int) -> list[int]:
+    """A fixed, varied set of test digits: first of each class, then the second of each, ..."""
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(labels.tolist()):
+        if len(by_class.setdefault(label, [])) < count:
+            by_class[label].append(i)
+    picked: list[int] = []
+    rank = 0
+    while len(picked) < count and any(rank < len(v) for v in by_class.values()):
+        for label in sorted(by_class):
+            if rank < len(by_class[label]) and len(picked) < count:
+                picked.append(by_class[label][rank])
+        rank += 1
+    return picked
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+             should_stop=lambda: False) -> tuple[float, float, torch.Tensor] | None:
+    """Mean loss, accuracy and all predictions over a split in large batches; None if stopped."""
+    was_training = model.training
+    model.eval()
+    try:
+        total_loss = torch.zeros((), device=x.device)
+        predictions = torch.empty(y.shape[0], dtype=torch.long, device=x.device)
+        for start in range(0, y.shape[0], batch_size):
+            if should_stop():
+                return None
+            out = model(x[start:start + batch_size])
+            total_loss += F.cross_entropy(out, y[start:start + batch_size], reduction="sum")
+            predictions[start:start + batch_size] = out.argmax(1)
+        correct = (predictions == y).sum()
+        loss, acc = (torch.stack([total_loss, correct.to(total_loss.dtype)]) / y.shape[0]).tolist()
+        return loss, acc, predictions
+    finally:
+        model.train(was_training)
+
+
+class Trainer:
+    """Runs one training run; `run()` is meant for a worker thread, the controls for any thread."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, sinks: Sequence[Sink] = (), *,
+                 data_dir: str | None = None, data: data_mod.DataBundle | None = None,
+                 resume: bool = False, checkpoint_every_s: float = 60.0) -> None:
+        self.config = validate(config)
+        self.run_dir = Path(run_dir)
+        self.sinks: list[Sink] = list(sinks)
+        self.data_dir = data_dir
+        self.data = data
+        self.resume_requested = resume
+        self.checkpoint_every_s = checkpoint_every_s
+        self._lock = threading.Lock()
+        self._control_pending = False
+        self._paused = False
+        self._unpaused = threading.Event()
+        self._unpaused.set()
+        self._stop_status: str | None = None
+        self._stop_reason = ""
+        self._pending_lr: float | None = None
+        self._log: runlog.RunLog | None = None
+        self.best_test_acc: float | None = None
+        self.last_test_acc: float | None = None
+        self.global_step = 0
+        self.epoch = 1
+
+    # ---- controls (thread-safe; read by the loop between steps) ----
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            self._unpaused.clear()
+            self._control_pending = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            self._control_pending = True
+            self._unpaused.set()
+
+    def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None:
+        """Ask the loop to finish its current step, checkpoint and end with `status`."""
+        with self._lock:
+            if self._stop_status is None:
+                self._stop_status, self._stop_reason = status, reason
+            self._control_pending = True
+            self._unpaused.set()
+
+    def set_lr(self, lr: float) -> None:
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"invalid learning rate {lr!r}: must be a finite number > 0")
+        with self._lock:
+            self._pending_lr = float(lr)
+            self._control_pending = True
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_status is not None
+
+    # ---- plumbing ----
+    def emit(self, event: Event) -> None:
+        if self._log is not None:
+            self._log(event)
+        for sink in self.sinks:
+            sink(event)
+
+    def _elapsed(self) -> float:
+        return self._elapsed_before + (time.perf_counter() - self._t0)
+
+    # ---- setup ----
+    def _setup(self) -> None:
+        config = self.config
+        runlog.prepare_run_dir(self.run_dir, resume=self.resume_requested)
+        self.device = resolve_device(config.device)
+        if self.data is None:
+            location = data_mod.locate(config.dataset, self.data_dir)
+            self.data = data_mod.load(location, config.dataset, self.device, config.train_size)
+        data = self.data
+        if config.batch_size > data.train_size:
+            raise ConfigError(f"invalid batch size {config.batch_size}: larger than the {data.train_size} training images")
+        self.steps_per_epoch = math.ceil(data.train_size / config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        self.log_every = config.log_interval or max(1, round(self.steps_per_epoch / 50))
+        seed_everything(config.seed)
+        self.model = build_model(config)
+        initialise(self.model, config.init)
+        self.model.to(self.device)
+        self.optimizer = build_optimizer(self.model, config)
+        self.scheduler = build_scheduler(self.optimizer, config, self.total_steps)
+        self.shuffle_gen = torch.Generator().manual_seed(config.seed)
+        self.samples = sample_indices(data.test_y.cpu(), min(config.sample_count, data.test_size))
+        self.batch = 0
+        self.perm: torch.Tensor | None = None
+        self._elapsed_before = 0.0
+        self._epoch_loss = torch.zeros((), device=self.device)
+        self._epoch_correct = torch.zeros((), dtype=torch.long, device=self.device)
+        self._epoch_seen = 0
+        self._epoch_time = 0.0
+        self._interval = torch.zeros(self.log_every, device=self.device)
+        self._interval_n = 0
+        ckpt_path = self.run_dir / runlog.CHECKPOINT_FILE
+        if self.resume_requested:
+            self._restore(runlog.load_checkpoint(ckpt_path, map_location=self.device))
+        else:
+            runlog.write_config(self.run_dir, {
+                "config": config.to_dict(), "data_dir": self.data_dir, "data_source": data.source,
+                "device": str(self.device), "versions": library_versions(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        self._log = runlog.RunLog(self.run_dir)
+
+    def _state(self) -> dict[str, Any]:
+        """Everything needed to continue bit-identically: weights, optimizer, RNGs, epoch position."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "epoch": self.epoch, "batch": self.batch, "step": self.global_step,
+            "perm": self.perm.cpu() if self.perm is not None else None,
+            "shuffle_rng": self.shuffle_gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+            "epoch_loss": self._epoch_loss.cpu(), "epoch_correct": self._epoch_correct.cpu(),
+            "epoch_seen": self._epoch_seen, "epoch_time": self._epoch_time,
+            "interval": self._interval[:self._interval_n].cpu(),
+            "elapsed": self._elapsed(),
+            "best_test_acc": self.best_test_acc, "last_test_acc": self.last_test_acc,
+            "lr": self.optimizer.param_groups[0]["lr"],
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        saved = RunConfig.from_dict(state.get("config", {}))
+        arch_fields = ("model", "hidden", "activation", "batch_norm", "dropout", "optimizer", "dataset")
+        for name in arch_fields:
+            if getattr(saved, name) != getattr(self.config, name):
+                raise runlog.CheckpointError(
+                    f"checkpoint {self.run_dir / runlog.CHECKPOINT_FILE} is for {name}={getattr(saved, name)!r}, "
+                    f"this run has {name}={getattr(self.config, name)!r}")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler and state.get("scheduler"):
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise runlog.CheckpointError(f"checkpoint does not fit this model: {str(exc).splitlines()[0][:160]}") from None
+        self.epoch, self.batch, self.global_step = int(state["epoch"]), int(state["batch"]), int(state["step"])
+        self.perm = state["perm"].to(self.device) if state.get("perm") is not None else None
+        self.shuffle_gen.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self._epoch_loss = state["epoch_loss"].to(self.device)
+        self._epoch_correct = state["epoch_correct"].to(self.device)
+        self._epoch_seen = int(state["epoch_seen"])
+        self._epoch_time = float(state.get("epoch_time", 0.0))
+        saved_interval = state["interval"].to(self.device)
+        self._interval_n = int(saved_interval.shape[0])
+        self._interval[:self._interval_n] = saved_interval
+        self._elapsed_before = float(state.get("elapsed", 0.0))
+        self.best_test_acc = state.get("best_test_acc")
+        self.last_test_acc = state.get("last_test_acc")
+
+    def save_checkpoint(self) -> Path:
+        path = self.run_dir / runlog.CHECKPOINT_FILE
+        runlog.save_checkpoint(path, self._state())
+        self._last_checkpoint = time.perf_counter()
+        return path
+
+    # ---- the run ----
+    def run(self) -> EndEvent:
+        """Train to the end or until stopped; always returns (and logs) the end record."""
+        self._t0 = time.perf_counter()
+        self._elapsed_before = 0.0
+        try:
+            self._setup()
+        except (DataError, ConfigError, runlog.CheckpointError, runlog.RunDirError, OSError) as exc:
+            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                exc = runlog.RunDirError(f"cannot write to {self.run_dir}: {exc.strerror or exc}")
+            self._discard_empty_run_dir()
+            return self._finish("failed", str(exc), exc)
+        self._t0 = time.perf_counter()
+        self.emit(ConfigEvent(
+            config=self.config.to_dict(), run_dir=str(self.run_dir), device=str(self.device),
+            data_source=self.data.source, bundled_data=self.data.bundled, train_size=self.data.train_size,
+            test_size=self.data.test_size, steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
+            classes=list(self.data.classes), start_epoch=self.epoch, start_step=self.global_step,
+            resumed=self.resume_requested, versions=library_versions(), parameters=parameter_count(self.model)))
+        try:
+            if not self.resume_requested:
+                self.save_checkpoint()
+            self._last_checkpoint = time.perf_counter()
+            while self.epoch <= self.config.epochs:
+                if not self._train_epoch():
+                    break
+                if not self._end_epoch():
+                    break
+            if self._stop_status is not None:
+                checkpoint = self.save_checkpoint()
+                return self._finish(self._stop_status, self._stop_reason, checkpoint=checkpoint)
+            checkpoint = self.save_checkpoint()
+            return self._finish("finished", f"trained {self.config.epochs} epochs", checkpoint=checkpoint)
+        except NonFiniteLoss as exc:
+            lr = self.optimizer.param_groups[0]["lr"]
+            reason = f"{exc}; the last good checkpoint is kept; try a lower learning rate than {lr:g}"
+            return self._finish("failed", reason, exc, checkpoint=self.run_dir / runlog.CHECKPOINT_FILE)
+        except OSError as exc:
+            return self._finish("failed", f"cannot write to {self.run_dir}: {exc.strerror or exc}", exc)
+
+    def _finish(self, status: str, reason: str, exc: BaseException | None = None,
+                checkpoint: Path | None = None) -> EndEvent:
+        end = EndEvent(status=status, reason=reason, epoch=self.epoch, step=self.global_step,
+                       time=round(self._elapsed() if hasattr(self, "_elapsed_before") else 0.0, 3),
+                       checkpoint=str(checkpoint) if checkpoint and checkpoint.exists() else None,
+                       best_test_acc=self.best_test_acc, final_test_acc=self.last_test_acc)
+        self.error = exc
+        try:
+            self.emit(end)
+        except OSError:
+            pass  # the disk that failed us may also refuse the end record; the caller still gets it
+        finally:
+            if self._log is not None:
+                self._log.close()
+        return end
+
+    def _discard_empty_run_dir(self) -> None:
+        """A run that failed before writing anything leaves no empty directory behind."""
+        if self.resume_requested or self._log is not None:
+            return
+        try:
+            self.run_dir.rmdir()
+        except OSError:
+            pass
+
+    def _new_epoch_order(self) -> None:
+        self.perm = torch.randperm(self.data.train_size, generator=self.shuffle_gen).to(self.device)
+        self.batch = 0
+
+    def _handle_controls(self) -> bool:
+        """Apply lr changes, wait while paused; False when the loop must stop."""
+        with self._lock:
+            self._control_pending = False
+            new_lr, self._pending_lr = self._pending_lr, None
+        if new_lr is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = new_lr
+            self.scheduler = None  # a hand-set lr overrides the schedule from here on
+            self.emit(StateEvent("lr", self.global_step, round(self._elapsed(), 3), lr=new_lr,
+                                 message=f"learning rate set to {new_lr:g}"))
+        if self._paused and self._stop_status is None:
+            paused_at = time.perf_counter()
+            self.emit(StateEvent("paused", self.global_step, round(self._elapsed(), 3), message="paused"))
+            self._unpaused.wait()
+            self._t0 += time.perf_counter() - paused_at  # paused time is not training time
+            self._interval_t0 += time.perf_counter() - paused_at
+            self._epoch_t0 += time.perf_counter() - paused_at
+            if self._stop_status is None:
+                self.emit(StateEvent("resumed", self.global_step, round(self._elapsed(), 3), message="resumed"))
+            return self._handle_controls() if self._control_pending else self._stop_status is None
+        return self._stop_status is None
+
+    def _train_epoch(self) -> bool:
+        """Run the rest of the current epoch; False if a stop was requested."""
+        if self.perm is None:
+            self._new_epoch_order()
+        model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
+        x_all, y_all, perm = self.data.train_x, self.data.train_y, self.perm
+        bs, steps, log_every = self.config.batch_size, self.steps_per_epoch, self.log_every
+        interval, correct = self._interval, self._epoch_correct
+        n = self._interval_n
+        self._interval_t0 = time.perf_counter()
+        self._interval_seen = 0
+        self._epoch_t0 = time.perf_counter()
+        model.train()
+        while self.batch < steps:
+            index = perm[self.batch * bs:(self.batch + 1) * bs]
+            x, y = x_all[index], y_all[index]
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            interval[n] = loss.detach()
+            correct += (out.argmax(1) == y).sum()
+            n += 1
+            self.batch += 1
+            self.global_step += 1
+            self._epoch_seen += y.shape[0]
+            self._interval_seen += y.shape[0]
+            if n == log_every or self.batch == steps:
+                self._interval_n = n
+                self._flush_interval()
+                n = 0
+                scheduler = self.scheduler
+            if self._control_pending:
+                self._interval_n = n
+                if not self._handle_controls():
+                    self._epoch_time += time.perf_counter() - self._epoch_t0
+                    return False
+                scheduler = self.scheduler
+        self._interval_n = n
+        self._epoch_time += time.perf_counter() - self._epoch_t0
+        return True
+
+    def _flush_interval(self) -> None:
+        """Read the interval's losses back (the only host sync in training) and emit a step event."""
+        n = self._interval_n
+        losses = self._interval[:n]
+        bs = self.config.batch_size
+        last_bs = self.data.train_size - (self.steps_per_epoch - 1) * bs
+        weighted = losses.sum() * bs
+        if self.batch == self.steps_per_epoch and last_bs != bs:
+            weighted = weighted + losses[n - 1] * (last_bs - bs)
+        self._epoch_loss += weighted
+        mean = (losses.sum() / n).item()
+        if not math.isfinite(mean):
+            bad = int((~torch.isfinite(losses)).nonzero()[0])
+            step = self.global_step - n + bad + 1
+            raise NonFiniteLoss(step, self.epoch, float(losses[bad]))
+        now = time.perf_counter()
+        rate = self._interval_seen / max(now - self._interval_t0, 1e-9)
+        self._interval_t0, self._interval_seen, self._interval_n = now, 0, 0
+        self.emit(StepEvent(epoch=self.epoch, step=self.global_step, seen=min(self.batch * bs, self.data.train_size),
+                            epoch_size=self.data.train_size, loss=mean, lr=self.optimizer.param_groups[0]["lr"],
+                            time=round(self._elapsed(), 3), samples_per_s=round(rate, 1),
+                            total_steps=self.total_steps))
+        if now - self._last_checkpoint >= self.checkpoint_every_s:
+            self.save_checkpoint()
+
+    def _end_epoch(self) -> bool:
+        """Evaluate, emit epoch/samples/confusion events, checkpoint; False if stopped during eval."""
+        data, config = self.data, self.config
+        result = evaluate(self.model, data.test_x, data.test_y, config.eval_batch_size,
+                          should_stop=lambda: self._stop_status is not None)
+        if result is None:
+            return False
+        test_loss, test_acc, predictions = result
+        train_loss, train_correct = (torch.stack([self._epoch_loss, self._epoch_correct.to(self._epoch_loss.dtype)])
+                                     / max(self._epoch_seen, 1)).tolist()
+        seconds = self._epoch_time
+        self.last_test_acc = test_acc
+        self.best_test_acc = max(self.best_test_acc or 0.0, test_acc)
+        now = round(self._elapsed(), 3)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.emit(EpochEvent(epoch=self.epoch, step=self.global_step, train_loss=train_loss, train_acc=train_correct,
+                             test_loss=test_loss, test_acc=test_acc, seconds=round(seconds, 3),
+                             samples_per_s=round(self._epoch_seen / max(seconds, 1e-9), 1), lr=lr, time=now))
+        if self.samples:
+            self._emit_samples(predictions)
+        classes = len(data.classes)
+        matrix = torch.bincount(data.test_y * classes + predictions, minlength=classes * classes)
+        self.emit(ConfusionEvent(epoch=self.epoch, matrix=matrix.view(classes, classes).tolist()))
+        self.epoch += 1
+        self.perm = None
+        self.batch = 0
+        self._epoch_loss.zero_()
+        self._epoch_correct.zero_()
+        self._epoch_seen = 0
+        self._epoch_time = 0.0
+        if self.epoch <= config.epochs:
+            self._new_epoch_order()
+        self.save_checkpoint()
+        return self._stop_status is None
+
+    def _emit_samples(self, predictions: torch.Tensor) -> None:
+        idx = torch.tensor(self.samples, device=self.device)
+        with torch.inference_mode():
+            was_training = self.model.training
+            self.model.eval()
+            probs = F.softmax(self.model(self.data.test_x[idx]), dim=1)
+            self.model.train(was_training)
+        confidences = probs.max(1).values.tolist()
+        pixels = self.data.test_pixels[torch.tensor(self.samples)]
+        self.emit(SamplesEvent(
+            epoch=self.epoch, indices=list(self.samples), labels=self.data.test_y[idx].tolist(),
+            predictions=predictions[idx].tolist(), confidences=[round(c, 4) for c in confidences],
+            images=[SamplesEvent.encode_image(bytes(p.flatten().tolist())) for p in pixels]))

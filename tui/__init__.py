@@ -1,0 +1,1 @@
+"""mnist-tui's Textual app. It imports core; core never imports it."""
