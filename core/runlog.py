@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 from core.events import Event, from_record, to_record
 
 CONFIG_FILE = "config.json"
@@ -94,11 +92,15 @@ def read_config(run_dir: Path) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    import torch  # imported here so the app can tail a log without loading torch
+
     atomic_write_bytes(path, lambda fh: torch.save(state, fh))
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     """Load with weights_only=True: a checkpoint is data, never code to run."""
+    import torch
+
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
