@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from core.config import (ACTIVATIONS, DATASETS, DEVICES, INIT_ALIASES, INITS, MODELS, OPTIMIZER_ALIASES, OPTIMIZERS,
+from core.config import (ACTIVATIONS, DATASETS, DEVICES, INIT_ALIASES, INITS, MODELS, NORMALIZATIONS, OPTIMIZER_ALIASES, OPTIMIZERS,
                          PRESETS, SCHEDULES, ConfigError, RunConfig, parse_hidden, preset_config, validate)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -27,7 +27,7 @@ PROG = "mnist-tui"
 
 # Fields of RunConfig a user sets from the command line; --resume may change only RESUMABLE ones.
 CONFIG_OPTIONS = ("dataset", "model", "hidden", "activation", "batch_norm", "dropout", "optimizer", "lr",
-                  "momentum", "weight_decay", "schedule", "init", "batch_size", "epochs", "seed", "device",
+                  "momentum", "weight_decay", "schedule", "init", "normalize", "batch_size", "epochs", "seed", "device",
                   "train_size", "log_interval", "name")
 RESUMABLE = ("epochs", "device")
 
@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--momentum", type=_positive_float, metavar="M", help="momentum for momentum/nesterov (default 0.9)")
     run.add_argument("--weight-decay", type=_positive_float, metavar="WD", help="L2 weight decay (default 0)")
     run.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant)")
+    run.add_argument("--normalize", choices=NORMALIZATIONS,
+                     help="input scaling: standard = (x/255-mean)/std (default), unit = x/255 like ToTensor()")
     run.add_argument("--batch-size", type=_int, metavar="N", help="training batch size")
     run.add_argument("--epochs", type=_int, metavar="N", help="number of epochs")
     run.add_argument("--seed", type=_int, metavar="N", help="random seed (same seed + device = same run)")

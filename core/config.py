@@ -20,6 +20,7 @@ INIT_ALIASES = {"xavier": "xavier-uniform", "kaiming": "kaiming-uniform", "he": 
                 "he-uniform": "kaiming-uniform", "he-normal": "kaiming-normal", "lecun-normal": "lecun"}
 OPTIMIZER_ALIASES = {"nag": "nesterov", "rmsp": "rmsprop"}
 SCHEDULES = ("constant", "onecycle")
+NORMALIZATIONS = ("standard", "unit")  # standard: (x/255 - mean)/std; unit: x/255 like ToTensor()
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -44,6 +45,7 @@ class RunConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"
     init: str = "default"
+    normalize: str = "standard"
     batch_size: int = 64
     epochs: int = 10
     seed: int = 1
@@ -91,7 +93,8 @@ PRESETS: dict[str, Preset] = {
         "about 0.90 test accuracy after 10 epochs", 0.89,
         "MLP 784-512-256-10, sigmoid; SGD lr 0.01 momentum 0.5; batch 32; 10 epochs"),
     "linear-sgd": Preset(
-        RunConfig(name="linear-sgd", model="linear", optimizer="sgd", lr=0.1, batch_size=100, epochs=15),
+        RunConfig(name="linear-sgd", model="linear", optimizer="sgd", lr=0.1, batch_size=100, epochs=15,
+                  normalize="unit"),
         "cost 0.274 at epoch 15, test accuracy 0.886 (test images not scaled)", 0.91,
         "softmax regression 784->10; SGD lr 0.1; batch 100; 15 epochs"),
     "cnn-adam": Preset(
@@ -151,6 +154,7 @@ def validate(config: RunConfig) -> RunConfig:
     _choice("init", config.init, INITS)
     _choice("schedule", config.schedule, SCHEDULES)
     _choice("device", config.device, DEVICES)
+    _choice("normalize", config.normalize, NORMALIZATIONS)
     _finite_positive("learning rate", config.lr)
     _finite_positive("momentum", config.momentum, allow_zero=True)
     if config.momentum >= 1:

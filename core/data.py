@@ -160,14 +160,18 @@ def read_split(files: dict[str, Path], split: str) -> tuple[torch.Tensor, torch.
     return images, labels.long()
 
 
-def normalise(images: torch.Tensor, dataset: str, device: torch.device) -> torch.Tensor:
-    """uint8 [N,28,28] -> float32 [N,1,28,28] standardised with the data set's train mean/std."""
+def normalise(images: torch.Tensor, dataset: str, device: torch.device, mode: str = "standard") -> torch.Tensor:
+    """uint8 [N,28,28] -> float32 [N,1,28,28]: x/255 ("unit", as ToTensor), then standardised with the
+    data set's train mean/std ("standard"). Both splits always go through the same function."""
     info = DATASETS[dataset]
     x = images.to(device=device).unsqueeze(1).float().div_(255.0)
+    if mode == "unit":
+        return x
     return x.sub_(info.mean).div_(info.std)
 
 
-def load(location: DataLocation, dataset: str, device: torch.device, train_size: int | None = None) -> DataBundle:
+def load(location: DataLocation, dataset: str, device: torch.device, train_size: int | None = None,
+         normalize: str = "standard") -> DataBundle:
     """Decode both splits once and move them to `device`; both are normalised the same way."""
     train_images, train_labels = read_split(location.files, "train")
     test_images, test_labels = read_split(location.files, "test")
@@ -179,9 +183,9 @@ def load(location: DataLocation, dataset: str, device: torch.device, train_size:
     if train_images.shape[0] == 0 or test_images.shape[0] == 0:
         raise DataError(f"{location.files['train_images'].parent} has an empty split")
     return DataBundle(
-        train_x=normalise(train_images, dataset, device),
+        train_x=normalise(train_images, dataset, device, normalize),
         train_y=train_labels.to(device),
-        test_x=normalise(test_images, dataset, device),
+        test_x=normalise(test_images, dataset, device, normalize),
         test_y=test_labels.to(device),
         test_pixels=test_images.clone(),
         classes=DATASETS[dataset].classes,

@@ -184,7 +184,7 @@ class Trainer:
         self.device = resolve_device(config.device)
         if self.data is None:
             location = data_mod.locate(config.dataset, self.data_dir)
-            self.data = data_mod.load(location, config.dataset, self.device, config.train_size)
+            self.data = data_mod.load(location, config.dataset, self.device, config.train_size, config.normalize)
         data = self.data
         if config.batch_size > data.train_size:
             raise ConfigError(f"invalid batch size {config.batch_size}: larger than the {data.train_size} training images")
