@@ -62,7 +62,8 @@ def write_idx(path: Path, tensor: torch.Tensor) -> None:
     payload = header + bytes(tensor.numpy().tobytes())
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
-        with gzip.open(path, "wb", compresslevel=9, mtime=0) as fh:
+        # GzipFile, not gzip.open: only it takes mtime, and mtime=0 makes rebuilt assets byte-identical
+        with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as fh:
             fh.write(payload)
     else:
         path.write_bytes(payload)
