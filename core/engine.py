@@ -247,6 +247,11 @@ class Trainer:
                 raise runlog.CheckpointError(
                     f"checkpoint {self.run_dir / runlog.CHECKPOINT_FILE} is for {name}={getattr(saved, name)!r}, "
                     f"this run has {name}={getattr(self.config, name)!r}")
+        if self.config.schedule == "onecycle" and saved.epochs != self.config.epochs:
+            # OneCycleLR's phases are fixed by its total steps at creation; its saved state would
+            # crash the loop past the old end ("Tried to step N times"), so refuse up front.
+            raise ConfigError(f"this run's one-cycle schedule is planned for {saved.epochs} epochs; "
+                              f"--epochs cannot change when resuming it")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -316,6 +321,9 @@ class Trainer:
             return self._finish("failed", reason, exc, checkpoint=self.run_dir / runlog.CHECKPOINT_FILE)
         except OSError as exc:
             return self._finish("failed", f"cannot write to {self.run_dir}: {exc.strerror or exc}", exc)
+        except Exception as exc:  # a bug or e.g. CUDA out of memory: still end the log, then let the caller report it
+            self._finish("failed", f"internal error: {type(exc).__name__}: {exc}", exc)
+            raise
 
     def _finish(self, status: str, reason: str, exc: BaseException | None = None,
                 checkpoint: Path | None = None) -> EndEvent:
