@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from core.config import ConfigError
 from core.idx import IMAGES_MAGIC, LABELS_MAGIC, DataError, read_idx
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -177,8 +178,9 @@ def load(location: DataLocation, dataset: str, device: torch.device, train_size:
     test_images, test_labels = read_split(location.files, "test")
     if train_size is not None:
         if train_size > train_images.shape[0]:
-            raise DataError(f"train size {train_size} exceeds the {train_images.shape[0]} training images "
-                            f"in {location.files['train_images']}")
+            # an invalid value (exit 2), like a batch size larger than the data, not broken data
+            raise ConfigError(f"invalid train size {train_size}: larger than the {train_images.shape[0]} training "
+                              f"images in {location.files['train_images']}")
         train_images, train_labels = train_images[:train_size], train_labels[:train_size]
     if train_images.shape[0] == 0 or test_images.shape[0] == 0:
         raise DataError(f"{location.files['train_images'].parent} has an empty split")
