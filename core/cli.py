@@ -221,7 +221,10 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help: argparse printed it; return the code so main() always returns
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
         return dispatch(args)
     except (UsageError, ConfigError) as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")

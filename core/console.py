@@ -40,6 +40,8 @@ class ConsolePrinter:
 
     def __call__(self, event: Event) -> None:
         if self.json_mode:
+            if isinstance(event, ConfigEvent) and event.bundled_data:  # stdout is for records; still tell the user
+                sys.stderr.write(f"Note: using the {event.data_source}\n")
             self.stream.write(json.dumps(to_record(event), separators=(",", ":")) + "\n")
             self.stream.flush()
             return
