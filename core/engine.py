@@ -60,9 +60,15 @@ def seed_everything(seed: int) -> None:
 
 
 def library_versions() -> dict[str, str]:
-    import torchvision
+    """Versions recorded in config.json; read from package metadata because importing torchvision
+    just for its __version__ costs seconds of start-up."""
+    from importlib import metadata
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+    try:
+        vision = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        vision = "not installed"
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": vision,
             "platform": platform.platform()}
 
 

@@ -1,0 +1,120 @@
+"""Ctrl-C / SIGTERM on a headless run: the step finishes, a checkpoint and an "end" record are
+written, the exit code is 130, and a second signal forces the exit without harming the checkpoint.
+
+These drive the real command line in a subprocess and synchronise on its --json stdout (the first
+"step" record proves training is under way), so nothing here sleeps or guesses at timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+TIMEOUT_S = 120
+
+
+def start_cli(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = dict(os.environ, MNIST_TUI_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "core.cli", *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def long_run_args(data: Path, run_dir: Path) -> list[str]:
+    # 50 epochs of 19 steps: far longer than any test waits, so the signal always lands mid-run
+    return ["--no-ui", "--json", "--data-dir", str(data), "--run-dir", str(run_dir), "--model", "mlp",
+            "--hidden", "32", "--batch-size", "32", "--epochs", "50", "--log-interval", "1", "--device", "cpu"]
+
+
+def read_until_step(proc: subprocess.Popen) -> dict:
+    """Block on stdout until the first step record; a watchdog kills a hung child instead of hanging pytest."""
+    watchdog = threading.Timer(TIMEOUT_S, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            record = json.loads(line)
+            if record["type"] == "step":
+                return record
+    finally:
+        watchdog.cancel()
+    raise AssertionError(f"no step record; stderr: {proc.stderr.read()}")
+
+
+def finish(proc: subprocess.Popen) -> tuple[list[dict], str]:
+    out, err = proc.communicate(timeout=TIMEOUT_S)
+    return [json.loads(line) for line in out.splitlines() if line.strip()], err
+
+
+def resume_in_process(run_dir: Path, capsys, *extra: str) -> list[dict]:
+    """--resume through the real entry point, in this process (a second torch start-up costs seconds)."""
+    from core.cli import main
+
+    capsys.readouterr()
+    code = main(["--resume", str(run_dir), "--no-ui", "--json", *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_finishes_step_checkpoints_exits_130_and_resumes(tiny_data, tmp_path, capsys, signum):
+    run_dir = tmp_path / "run"
+    proc = start_cli(long_run_args(tiny_data, run_dir), tmp_path)
+    first = read_until_step(proc)
+    proc.send_signal(signum)
+    records, err = finish(proc)
+
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    end = records[-1]
+    assert end["type"] == "end" and end["status"] == "interrupted"
+    assert signal.Signals(signum).name in end["reason"] and "--resume" in end["reason"]
+    logged = list(iter_records(run_dir / METRICS_FILE))
+    assert logged[-1] == end, "the run log ends with the same end record the console printed"
+    state = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    # the checkpoint is the state after the last finished step, which the end record names
+    assert state["step"] == end["step"] >= first["step"]
+    assert end["checkpoint"] == str(run_dir / CHECKPOINT_FILE)
+    steps = [r["step"] for r in logged if r["type"] == "step"]
+    assert steps == list(range(1, end["step"] + 1)), "log interval 1: every finished step was logged, none lost"
+    assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+    assert end["step"] < 19, "stopped inside epoch 1"
+
+    resumed = resume_in_process(run_dir, capsys, "--epochs", "1")
+    assert resumed[0]["type"] == "config" and resumed[0]["resumed"] and resumed[0]["start_step"] == end["step"]
+    assert resumed[-1]["status"] == "finished"
+    steps = [r["step"] for r in iter_records(run_dir / METRICS_FILE) if r["type"] == "step"]
+    assert steps == list(range(1, 20)), "the resumed log continues exactly where the interrupted one stopped"
+
+
+def test_second_signal_forces_exit_and_keeps_checkpoint_loadable(tiny_data, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    proc = start_cli(long_run_args(tiny_data, run_dir), tmp_path)
+    first = read_until_step(proc)
+    # Freeze the child so both signals are pending together: the first asks for a clean stop, the
+    # second arrives before that stop can complete and must force the exit at once.
+    os.kill(proc.pid, signal.SIGSTOP)
+    os.kill(proc.pid, signal.SIGINT)
+    os.kill(proc.pid, signal.SIGTERM)
+    os.kill(proc.pid, signal.SIGCONT)
+    records, err = finish(proc)
+
+    assert proc.returncode == 130, err
+    assert "forced exit" in err and "Traceback" not in err
+    assert not any(r["type"] == "end" for r in records), "a forced exit writes nothing more"
+    state = load_checkpoint(run_dir / CHECKPOINT_FILE)  # a checkpoint from before the signals
+    last_logged = max([first["step"]] + [r["step"] for r in records if r["type"] == "step"])
+    assert 0 <= state["step"] <= last_logged
+
+    resumed = resume_in_process(run_dir, capsys, "--epochs", "1")
+    assert resumed[-1]["status"] == "finished" and resumed[-1]["step"] == 19
