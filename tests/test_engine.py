@@ -107,7 +107,7 @@ def test_every_init_applies_to_linear_and_conv_layers(name: str) -> None:
             assert not torch.equal(layer.weight, ref.weight)
             assert torch.count_nonzero(layer.bias) == 0
             fan_in = layer.weight[0].numel()
-            std = float(layer.weight.std())
+            std = layer.weight.std().item()
             assert 0.2 / fan_in**0.5 < std < 3.0 / fan_in**0.5  # a scaled init, not zeros or N(0, 1)
     x, y = batch()
     nn.functional.cross_entropy(model(x), y).backward()
@@ -117,7 +117,7 @@ def test_every_init_applies_to_linear_and_conv_layers(name: str) -> None:
 def test_xavier_uniform_respects_its_bound() -> None:
     layer = nn.Linear(784, 16)
     optim.INITS["xavier-uniform"](layer.weight)
-    assert float(layer.weight.abs().max()) <= (6 / (784 + 16)) ** 0.5
+    assert layer.weight.abs().max().item() <= (6 / (784 + 16)) ** 0.5
 
 
 def test_onecycle_schedule_warms_up_then_anneals() -> None:
