@@ -263,6 +263,8 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler and state.get("scheduler"):
                 self.scheduler.load_state_dict(state["scheduler"])
+            elif state.get("scheduler") is None:
+                self.scheduler = None  # an lr set by hand ended the schedule before this checkpoint
         except (RuntimeError, KeyError, ValueError) as exc:
             raise runlog.CheckpointError(f"checkpoint does not fit this model: {str(exc).splitlines()[0][:160]}") from None
         self.epoch, self.batch, self.global_step = int(state["epoch"]), int(state["batch"]), int(state["step"])
