@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                f"  {PROG} --no-ui --preset cnn-adam        train the CNN tutorial headless\n"
                f"  {PROG} --no-ui --preset linear-sgd --epochs 3 --json > run.jsonl\n"
                f"  {PROG} --watch runs/20261123-101500-cnn-adam   watch a run another process writes\n"
-               f"  {PROG} --resume runs/20261123-101500-cnn-adam --no-ui   continue an interrupted run\n\n"
+               f"  {PROG} --resume runs/20261123-101500-cnn-adam --no-ui   continue an interrupted run\n"
+               f"  {PROG} --no-ui --preset mlp-bn-adam --race optimizer=sgd,momentum,adam,radam   race optimizers\n"
+               f"  {PROG} --compare runs/20261123-110000-race-mlp-bn-adam-optimizer --export csv   CSV + Markdown\n\n"
                "Exit codes: 0 finished, 1 run failed, 2 bad usage, 130 interrupted (checkpoint saved).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_argument_group("modes")
@@ -83,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     mode.add_argument("--list-presets", action="store_true", help="list the presets with their settings and expected accuracy")
     mode.add_argument("--json", action="store_true", help="with --no-ui: print the metrics.jsonl records on stdout")
+    mode.add_argument("--race", metavar="FIELD=V1,V2,...",
+                      help="train the same model, data order and seed once per value of one setting (2-8 values), "
+                           "e.g. optimizer=sgd,momentum,adam,radam or init=xavier,kaiming,lecun; VALUE@LR sets an "
+                           "entrant's lr")
+    mode.add_argument("--compare", nargs="+", metavar="RUN_DIR",
+                      help="open finished or live runs (or a race directory) side by side, read-only")
+    mode.add_argument("--export", choices=("csv",),
+                      help="with --compare, or --race --no-ui: write per-epoch CSVs and the leaderboard as Markdown")
 
     run = parser.add_argument_group("what to train (explicit options override the preset)")
     run.add_argument("--preset", choices=list(PRESETS), metavar="NAME", help=f"start from a tutorial preset: {preset_names}")
@@ -113,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = parser.add_argument_group("where")
     where.add_argument("--data-dir", metavar="DIR", help="directory with the IDX files (raw or .gz, flat or torchvision layout)")
     where.add_argument("--run-dir", metavar="DIR", help="run directory to create (default runs/<time>-<name>)")
+    where.add_argument("--export-dir", metavar="DIR",
+                       help="where --export writes (default: RACE_DIR/export, or exports/<time>-compare)")
     return parser
 
 
@@ -198,6 +210,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
     if args.list_presets:
         return list_presets()
+    if args.race or args.compare or args.export or args.export_dir:
+        from core.race_console import dispatch as dispatch_race_compare
+
+        return dispatch_race_compare(args, config_from_args, _start_app)
     if args.watch:
         watch_dir = Path(args.watch)
         if not (watch_dir / runlog.METRICS_FILE).exists() and not (watch_dir / runlog.CONFIG_FILE).exists():

@@ -1,0 +1,188 @@
+"""Headless races and exports: what `--race ... --no-ui` and `--compare ... --export csv` do.
+
+Kept out of cli.py so the command line stays a thin dispatcher; the wording of each entrant's
+progress is the console printer's, and the leaderboard is the same table the app shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import IO, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from core.config import ConfigError
+from core.events import Event, to_record
+from core.export import LEADERBOARD_COLUMNS, export, leaderboard_markdown, leaderboard_rows
+from core.leaderboard import Standing, read_standing
+from core.race import Entrant, Race, RacePlan, RaceResult, resolve_runs
+
+PROG = "mnist-tui"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LEADERBOARD_FILE = "leaderboard.md"
+
+
+def leaderboard_table(standings: Sequence[Standing], title: str | None = None) -> Table:
+    """The leaderboard as a Rich table (the terminal's version of leaderboard.md)."""
+    table = Table(title=title, title_justify="left")
+    for column in LEADERBOARD_COLUMNS:
+        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    for row in leaderboard_rows(standings):
+        table.add_row(*row)
+    return table
+
+
+def print_leaderboard(standings: Sequence[Standing], stream: IO[str], title: str) -> None:
+    """A Rich table on a terminal; the Markdown table when piped, so the output pastes into a report."""
+    if stream.isatty():
+        Console(file=stream, soft_wrap=False).print(leaderboard_table(standings, title))
+    else:
+        stream.write(f"{title}\n\n{leaderboard_markdown(standings)}")
+    stream.flush()
+
+
+def _exit_code(result: RaceResult) -> int:
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.failed:
+        first = result.failed[0]
+        end = result.ends[first]
+        sys.stderr.write(f"{PROG}: error: {len(result.failed)} of {len(result.ends)} race entrants failed; "
+                         f"{first}: {end.reason if end else ''}\n")
+        usage = all(isinstance(result.errors.get(n), ConfigError) for n in result.failed)
+        return EXIT_USAGE if usage else EXIT_FAILED
+    return EXIT_OK
+
+
+def run_race_headless(plan: RacePlan, race_dir: Path, data_dir: str | None, json_mode: bool,
+                      stream: IO[str] | None = None) -> int:
+    """Train every entrant with a console printer each, then print and save the leaderboard."""
+    from core.console import ConsolePrinter
+
+    out = stream or sys.stdout
+    standings = {e.name: Standing(e.name, race_dir / e.name) for e in plan.entrants}
+    total = len(plan.entrants)
+
+    def sinks_for(entrant: Entrant):
+        standing = standings[entrant.name]
+        if json_mode:
+            def emit(event: Event) -> None:
+                out.write(json.dumps({"entrant": entrant.name, **to_record(event)}, separators=(",", ":")) + "\n")
+                out.flush()
+            return [standing.update, emit]
+        return [standing.update, ConsolePrinter(out)]
+
+    def on_entrant(index: int, entrant: Entrant) -> None:
+        if not json_mode:
+            out.write(f"\nRace {plan.field} {index + 1}/{total}: {entrant.name} ({entrant.lr_note})\n")
+            out.flush()
+
+    race = Race(plan, race_dir, data_dir=data_dir, sinks_for=sinks_for, on_entrant=on_entrant)
+    bundles = race.load_data()  # DataError / ConfigError propagate to main(): one line, exit 1 / 2
+    if not json_mode:
+        out.write(f"Race over {plan.field}: {total} entrants, {plan.base.epochs} epochs each, seed {plan.base.seed}, "
+                  f"one after another on {race_dir}\n")
+
+    def on_signal(signum: int, _frame) -> None:
+        if race.stop_requested:
+            sys.stderr.write(f"{PROG}: forced exit; the last checkpoints in {race_dir} are kept\n")
+            os._exit(EXIT_INTERRUPTED)
+        race.stop("interrupted", f"interrupted by {signal.Signals(signum).name}")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = race.run(bundles)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    board = list(standings.values())
+    (race_dir / LEADERBOARD_FILE).write_text(leaderboard_markdown(board))
+    if json_mode:
+        out.write(json.dumps({"type": "leaderboard", "race_dir": str(race_dir),
+                              "columns": list(LEADERBOARD_COLUMNS), "rows": leaderboard_rows(board)}) + "\n")
+        out.flush()
+    else:
+        out.write("\n")
+        print_leaderboard(board, out, f"Leaderboard: {plan.field} race ({race_dir / LEADERBOARD_FILE})")
+    return _exit_code(result)
+
+
+def default_export_dir(paths: Sequence[str]) -> Path:
+    """One race directory exports into itself; anything else into a new exports/<time>-compare."""
+    from core import runlog
+    from core.race import is_race_dir
+
+    if len(paths) == 1 and is_race_dir(Path(paths[0])):
+        return Path(paths[0]) / "export"
+    return runlog.default_run_dir("compare", Path("exports"))
+
+
+def export_runs(paths: Sequence[str], out_dir: str | None, fmt: str, stream: IO[str] | None = None) -> int:
+    """`--compare RUN_DIR... --export csv`: read each run, write the files, list them."""
+    out = stream or sys.stdout
+    refs = resolve_runs(paths)
+    standings = [read_standing(ref.name, ref.run_dir) for ref in refs]
+    target = Path(out_dir) if out_dir else default_export_dir(paths)
+    for path in export(standings, target, fmt):
+        out.write(f"wrote {path}\n")
+    out.flush()
+    return EXIT_OK
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def dispatch(args, config_from_args, start_app) -> int | None:
+    """Handle --race, --compare and --export; None when none of them was given.
+
+    `config_from_args` and `start_app` come from core.cli (passed in to keep the import one-way).
+    """
+    from core import runlog
+    from core.cli import given_config_options
+    from core.race import default_race_dir, is_race_dir, plan_race
+
+    if not (args.race or args.compare or args.export or args.export_dir):
+        return None
+    modes = [m for m in ("watch", "resume", "compare", "race") if getattr(args, m)]
+    if len(modes) > 1:
+        raise ConfigError(f"{_flag(modes[0])} and {_flag(modes[1])} cannot be combined")
+    if args.json and not args.no_ui:
+        raise ConfigError("--json prints records on stdout and needs --no-ui")
+    if args.export_dir and not args.export:
+        raise ConfigError("--export-dir needs --export csv")
+    if args.compare:
+        options = given_config_options(args) + (["preset"] if args.preset else []) + (["run_dir"] if args.run_dir else [])
+        if options:
+            raise ConfigError(f"--compare shows runs as they were trained; drop {_flag(options[0])}")
+        if args.json:
+            raise ConfigError("--compare has no --json output; use --export csv")
+        if args.export:
+            return export_runs(args.compare, args.export_dir, args.export)
+        if args.no_ui:
+            raise ConfigError("--compare opens the app; with --no-ui add --export csv to write the results")
+        resolve_runs(args.compare)  # a bad path is one clear line now, not an empty screen later
+        return start_app(compare=[Path(p) for p in args.compare], data_dir=args.data_dir)
+    if not args.race:
+        raise ConfigError("--export needs runs: --compare RUN_DIR... --export csv, or --race ... --no-ui --export csv")
+    config = config_from_args(args)
+    plan = plan_race(config, args.race, args.lr)
+    if plan.field in given_config_options(args):
+        raise ConfigError(f"{_flag(plan.field)} conflicts with --race {args.race}: the race sets it per entrant")
+    if not args.no_ui:
+        if args.export:
+            raise ConfigError("--export with --race needs --no-ui (in the app, the compare screen exports with e)")
+        return start_app(config=config, race=plan, run_dir=Path(args.run_dir) if args.run_dir else None,
+                         data_dir=args.data_dir, resume=False)
+    race_dir = Path(args.run_dir) if args.run_dir else default_race_dir(plan)
+    if race_dir.exists() and (not race_dir.is_dir() or any(race_dir.iterdir())):
+        raise runlog.RunDirError(f"race directory {race_dir} already exists; choose another --run-dir")
+    code = run_race_headless(plan, race_dir, args.data_dir, args.json)
+    if args.export and is_race_dir(race_dir):
+        export_runs([str(race_dir)], args.export_dir, args.export, sys.stderr if args.json else None)
+    return code
