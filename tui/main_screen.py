@@ -1,0 +1,107 @@
+"""The main screen's widgets and its size-dependent layout.
+
+Three layouts, chosen from the terminal size on every resize:
+- compact (below 110x30, e.g. 80x24): one view at a time, picked with the tabs or keys 1-5;
+- medium: the configuration column stays on the left, the other views share the right;
+- full (160x45 and up): everything at once.
+The choice is a class on the screen (-compact / -medium / -full) plus one -view-NAME class;
+app.tcss does the rest, so switching never remounts a widget.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Tab, Tabs
+
+from core.config import RunConfig
+from tui.widgets.charts import AccuracyChart, LossChart
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.confusion import ConfusionMatrix
+from tui.widgets.run_log import RunLog
+from tui.widgets.samples import SampleGrid
+from tui.widgets.status import StatusBar
+
+VIEWS = ("setup", "charts", "digits", "matrix", "log")
+VIEW_TITLES = {"setup": "Setup", "charts": "Charts", "digits": "Digits", "matrix": "Matrix", "log": "Log"}
+MEDIUM_MIN = (110, 30)
+FULL_MIN = (160, 45)
+
+
+def layout_for(width: int, height: int) -> str:
+    if width >= FULL_MIN[0] and height >= FULL_MIN[1]:
+        return "full"
+    if width >= MEDIUM_MIN[0] and height >= MEDIUM_MIN[1]:
+        return "medium"
+    return "compact"
+
+
+class MainScreen(Screen):
+    """Composes every panel once; the app fills them from events."""
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.layout_mode = "compact"
+        self.view = "setup"
+
+    def compose(self) -> ComposeResult:
+        yield Tabs(*(Tab(f"{i} {VIEW_TITLES[v]}", id=f"tab-{v}") for i, v in enumerate(VIEWS, 1)),
+                   id="view-tabs")
+        with Horizontal(id="body"):
+            yield ConfigForm(self.config, id="config", classes="view view-setup")
+            with Vertical(id="main"):
+                with Horizontal(id="charts", classes="view view-charts"):
+                    yield LossChart(id="loss-chart", classes="panel")
+                    yield AccuracyChart(id="acc-chart", classes="panel")
+                with Horizontal(id="evaluation"):
+                    with VerticalScroll(id="samples-panel", classes="panel view view-digits"):
+                        yield SampleGrid(id="samples")
+                    with VerticalScroll(id="confusion-panel", classes="panel view view-matrix"):
+                        yield ConfusionMatrix(id="confusion")
+                yield RunLog(id="log", classes="panel view view-log")
+        yield StatusBar(id="status")
+        yield Footer(id="footer")
+
+    def on_mount(self) -> None:
+        titles = {"#config": "configuration", "#loss-chart": "loss per step",
+                  "#acc-chart": "accuracy % per epoch", "#samples-panel": "sample test digits",
+                  "#confusion-panel": "confusion matrix", "#log": "log"}
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        self.set_view(self.view)
+        self.set_layout(layout_for(*self.size) if self.size.width else "compact")
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_layout(layout_for(event.size.width, event.size.height))
+
+    def set_layout(self, mode: str) -> None:
+        self.layout_mode = mode
+        for name in ("compact", "medium", "full"):
+            self.set_class(name == mode, f"-{name}")
+        tabs = self.query_one(Tabs)
+        if mode == "compact":
+            tabs.show("tab-setup")
+        else:
+            tabs.hide("tab-setup")
+            if self.view == "setup":
+                self.set_view("charts")
+
+    def set_view(self, view: str) -> None:
+        if view == "setup" and self.layout_mode != "compact":
+            self.query_one(ConfigForm).focus()
+            return
+        self.view = view
+        for name in VIEWS:
+            self.set_class(name == view, f"-view-{name}")
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"tab-{view}":
+            tabs.active = f"tab-{view}"
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab is not None and event.tab.id:
+            view = event.tab.id.removeprefix("tab-")
+            if view != self.view:
+                self.set_view(view)

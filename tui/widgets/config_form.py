@@ -1,0 +1,259 @@
+"""The configuration panel: preset picker plus one compact row per setting.
+
+Values are checked with core.config.validate, the same function the command line uses, so
+the form and `--no-ui` reject exactly the same values with exactly the same words. A bad
+value is marked in place (Textual's `-invalid` class via a Validator) and `read()` refuses
+to produce a config while any field is bad; nothing here ever raises at the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.reactive import reactive
+from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
+
+from core.config import (ACTIVATIONS, DATASETS, DEVICES, INITS, MODELS, OPTIMIZERS, PRESETS, ConfigError, RunConfig,
+                         parse_hidden, validate)
+
+CUSTOM = "custom"
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+
+
+class FormError(Exception):
+    """The form holds invalid values: `errors` maps widget id to core's message for it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(next(iter(errors.values()), "invalid settings"))
+        self.errors = errors
+
+
+def _number(text: str, cast: Callable[[str], Any]) -> Any:
+    """The parsed number, or the raw text so core.validate words the complaint itself."""
+    try:
+        return cast(text.strip())
+    except ValueError:
+        return text.strip()
+
+
+def _optional_int(text: str) -> Any:
+    return None if not text.strip() else _number(text, int)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    return parse_hidden(text)  # raises ConfigError with the CLI's wording
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: which RunConfig attribute, which widget, and how text maps to a value."""
+
+    key: str
+    id: str
+    label: str
+    kind: str  # "select", "input" or "toggle" (an off/on select: readable without colour)
+    choices: tuple[str, ...] = ()
+    parse: Callable[[str], Any] | None = None
+    placeholder: str = ""
+    mlp_only: bool = False
+
+    def show(self, value: Any) -> Any:
+        if self.kind == "input":
+            if value is None:
+                return ""
+            if isinstance(value, tuple):
+                return ",".join(str(v) for v in value)
+            return f"{value:g}" if isinstance(value, float) else str(value)
+        return value
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("dataset", "dataset", "Dataset", "select", DATASETS),
+    Field("model", "model", "Architecture", "select", MODELS),
+    Field("hidden", "hidden", "Hidden sizes", "input", parse=_hidden, placeholder="512,256", mlp_only=True),
+    Field("activation", "activation", "Activation", "select", ACTIVATIONS, mlp_only=True),
+    Field("batch_norm", "batch-norm", "Batch norm", "toggle", mlp_only=True),
+    Field("dropout", "dropout", "Dropout", "input", parse=lambda t: _number(t, float), placeholder="0", mlp_only=True),
+    Field("optimizer", "optimizer", "Optimizer", "select", OPTIMIZERS),
+    Field("momentum", "momentum", "Momentum", "input", parse=lambda t: _number(t, float), placeholder="0.9"),
+    Field("init", "init", "Init", "select", INITS),
+    Field("lr", "lr", "Learning rate", "input", parse=lambda t: _number(t, float), placeholder="0.01"),
+    Field("batch_size", "batch-size", "Batch size", "input", parse=lambda t: _number(t, int), placeholder="64"),
+    Field("epochs", "epochs", "Epochs", "input", parse=lambda t: _number(t, int), placeholder="10"),
+    Field("seed", "seed", "Seed", "input", parse=lambda t: _number(t, int), placeholder="1"),
+    Field("device", "device", "Device", "select", DEVICES),
+    Field("train_size", "train-size", "Train images", "input", parse=_optional_int, placeholder="all"),
+)
+FIELDS_BY_ID = {f.id: f for f in FIELDS}
+
+
+class CoreCheck(Validator):
+    """Validates one input by running core's validate() with just that field changed."""
+
+    def __init__(self, form: "ConfigForm", field: Field) -> None:
+        super().__init__()
+        self.form = form
+        self.field = field
+
+    def validate(self, value: str) -> ValidationResult:
+        error = self.form.check(self.field, value)
+        return self.success() if error is None else self.failure(error)
+
+
+class ConfigForm(Widget):
+    """Preset picker, the settings, Start/Resume buttons and a one-line message."""
+
+    locked: reactive[bool] = reactive(False)
+    """True while a run is active (or in --watch): every control is disabled."""
+
+    def __init__(self, config: RunConfig, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.base = config
+        self._applied_preset = config.name if config.name in PRESETS else CUSTOM
+
+    # ---- composition ----
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="form-scroll"):
+            with Grid(id="form-grid"):
+                yield Label("Preset", classes="form-label")
+                yield Select([(CUSTOM, CUSTOM)] + [(name, name) for name in PRESETS], value=self._applied_preset,
+                             allow_blank=False, compact=True, id="preset")
+                for field in FIELDS:
+                    yield Label(field.label, classes="form-label", id=f"label-{field.id}")
+                    yield self._make(field, getattr(self.base, field.key))
+            with Horizontal(id="form-buttons"):
+                yield Button("Start", id="start", variant="success", compact=True)
+                yield Button("Resume run", id="resume-run", compact=True)
+            yield Static("", id="form-message")
+
+    def _make(self, field: Field, value: Any) -> Widget:
+        if field.kind == "select":
+            return Select([(c, c) for c in field.choices], value=value, allow_blank=False, compact=True, id=field.id)
+        if field.kind == "toggle":
+            return Select([("off", False), ("on", True)], value=bool(value), allow_blank=False, compact=True,
+                          id=field.id)
+        return Input(field.show(value), placeholder=field.placeholder, compact=True, id=field.id,
+                     validators=[CoreCheck(self, field)], valid_empty=field.key == "train_size")
+
+    def on_mount(self) -> None:
+        self.offer_resume(False)
+        self._sync_enabled()
+
+    # ---- reading and writing ----
+    def check(self, field: Field, text: str) -> str | None:
+        """core's message for `text` in `field`, or None when it is valid."""
+        try:
+            value = field.parse(text) if field.parse else text
+            validate(replace(self.base, **{field.key: value}))
+        except ConfigError as exc:
+            return str(exc)
+        except (TypeError, ValueError) as exc:  # a value of the wrong type where validate compares
+            return f"invalid {field.label.lower()} {text!r}: {exc}"
+        return None
+
+    def errors(self) -> dict[str, str]:
+        """Every invalid input, by widget id (checked now, not from the last keystroke)."""
+        found = {}
+        for field in FIELDS:
+            if field.kind == "input":
+                error = self.check(field, self.query_one(f"#{field.id}", Input).value)
+                if error is not None:
+                    found[field.id] = error
+        return found
+
+    def read(self) -> RunConfig:
+        """The config the form describes; raises FormError (and marks the fields) if it is invalid."""
+        errors = self.errors()
+        for field in FIELDS:
+            if field.kind == "input":
+                self.query_one(f"#{field.id}", Input).set_class(field.id in errors, "-invalid")
+        if errors:
+            self.show_message(next(iter(errors.values())), error=True)
+            raise FormError(errors)
+        values = {}
+        for field in FIELDS:
+            widget = self.query_one(f"#{field.id}")
+            if field.kind == "input":
+                assert isinstance(widget, Input)
+                values[field.key] = field.parse(widget.value) if field.parse else widget.value
+            else:
+                values[field.key] = widget.value  # type: ignore[attr-defined]
+        try:
+            return validate(replace(self.base, **values))
+        except ConfigError as exc:  # a combination no single field check catches
+            self.show_message(str(exc), error=True)
+            raise FormError({"": str(exc)}) from None
+
+    def fill(self, config: RunConfig) -> None:
+        """Put `config` into every field (used by the preset picker, --resume and --watch)."""
+        self.base = config
+        for field in FIELDS:
+            widget = self.query_one(f"#{field.id}")
+            value = field.show(getattr(config, field.key))
+            if field.kind == "select" and value not in field.choices:
+                continue  # a config from a newer version may name a choice we do not offer
+            widget.value = value  # type: ignore[attr-defined]
+            if isinstance(widget, Input):
+                widget.remove_class("-invalid")
+        preset = config.name if config.name in PRESETS else CUSTOM
+        self._applied_preset = preset
+        self.query_one("#preset", Select).value = preset
+        self._sync_enabled()
+
+    def offer_resume(self, available: bool) -> None:
+        """Show the Resume button only when there is a run with a checkpoint to continue."""
+        self.query_one("#resume-run", Button).display = available
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#form-message", Static)
+        message.update(text)
+        message.set_class(error, "-error")
+
+    # ---- reactions ----
+    @on(Select.Changed, "#preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        if event.value == self._applied_preset:
+            return  # the initial value (or our own fill), not a choice by the user
+        if event.value == CUSTOM:
+            self._applied_preset = CUSTOM
+            self.base = replace(self.base, name=CUSTOM)
+            return
+        self.fill(PRESETS[str(event.value)].config)
+        self.show_message(PRESETS[str(event.value)].description)
+
+    @on(Select.Changed, "#model, #optimizer")
+    def _structure_changed(self) -> None:
+        self._sync_enabled()
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        if event.validation_result is not None and not event.validation_result.is_valid:
+            self.show_message(event.validation_result.failure_descriptions[0], error=True)
+        elif self.query_one("#form-message", Static).has_class("-error") and not self.errors():
+            self.show_message("")
+
+    @on(Input.Submitted)
+    def _next_field(self) -> None:
+        self.screen.focus_next()
+
+    def watch_locked(self) -> None:
+        self._sync_enabled()
+
+    def _sync_enabled(self) -> None:
+        """Disable everything while locked; otherwise only options the architecture lacks."""
+        if not self.is_mounted:
+            return
+        model = self.query_one("#model", Select).value
+        optimizer = self.query_one("#optimizer", Select).value
+        self.query_one("#preset", Select).disabled = self.locked
+        for field in FIELDS:
+            unused = (field.mlp_only and model != "mlp") or (field.key == "momentum" and optimizer not in MOMENTUM_OPTIMIZERS)
+            self.query_one(f"#{field.id}").disabled = self.locked or unused
+            self.query_one(f"#label-{field.id}").set_class(unused, "-unused")
+        self.query_one("#form-buttons").display = not self.locked
