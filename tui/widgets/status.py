@@ -57,7 +57,7 @@ class StatusBar(Widget):
     eta_s: reactive[float | None] = reactive(None)
     device: reactive[str] = reactive("")
     data_source: reactive[str] = reactive("")
-    bundled: reactive[bool] = reactive(False)
+    bundled: reactive[bool] = reactive(False, layout=True)
     run_dir: reactive[str] = reactive("")
 
     def render(self) -> RenderableType:

@@ -1,0 +1,258 @@
+"""Unit tests of the app's pieces: the event bridge, the control hand-over, and each widget
+mounted alone in a tiny App (the pattern of darrenburns/posting's tests)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.app import App, ComposeResult
+
+from core.config import PRESETS, RunConfig
+from core.events import ConfigEvent, EpochEvent, SamplesEvent, StateEvent, StepEvent
+from tui.bridge import EventBridge
+from tui.control import RunControl
+from tui.messages import RunEvent, StepBatch
+from tui.widgets.charts import AccuracyChart, LossChart, bucket, nice_ticks
+from tui.widgets.config_form import ConfigForm, FormError
+from tui.widgets.confusion import ConfusionMatrix, render_matrix
+from tui.widgets.samples import SampleGrid, caption
+from tui.widgets.status import StatusBar
+
+
+def step(i: int, epoch_size: int = 6400, batch: int = 64) -> StepEvent:
+    seen = min(i * batch, epoch_size)
+    return StepEvent(epoch=1, step=i, seen=seen, epoch_size=epoch_size, loss=1.0 / i, lr=0.01, time=i / 1000,
+                     samples_per_s=64000.0, total_steps=100)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# ---- bridge ----
+def test_bridge_coalesces_steps_to_at_most_ten_posts_a_second_and_drops_none():
+    posted, clock = [], FakeClock()
+    bridge = EventBridge(posted.append, clock=clock)
+    for i in range(1, 1001):  # 1000 steps in one simulated second
+        clock.now = i / 1000
+        bridge(step(i, epoch_size=10**9))
+    bridge.flush()
+    batches = [m for m in posted if isinstance(m, StepBatch)]
+    assert len(batches) <= 11
+    assert [s.step for b in batches for s in b.steps] == list(range(1, 1001))
+
+
+def test_bridge_posts_slow_steps_at_once_and_flushes_before_other_events():
+    posted, clock = [], FakeClock()
+    bridge = EventBridge(posted.append, clock=clock)
+    clock.now = 1.0
+    bridge(step(1, epoch_size=10**9))
+    clock.now = 1.01
+    bridge(step(2, epoch_size=10**9))  # held: within 0.1 s of the last post
+    assert len(posted) == 1
+    state = StateEvent("paused", 2, 0.5, message="paused")
+    bridge(state)
+    assert isinstance(posted[1], StepBatch) and [s.step for s in posted[1].steps] == [2]
+    assert isinstance(posted[2], RunEvent) and posted[2].event is state
+
+
+def test_bridge_flushes_the_last_step_of_an_epoch_before_evaluation():
+    posted, clock = [], FakeClock()
+    bridge = EventBridge(posted.append, clock=clock)
+    bridge(step(99, epoch_size=6400))
+    bridge(step(100, epoch_size=6400))  # seen == epoch_size: the epoch's last step
+    assert [s.step for m in posted for s in m.steps] == [99, 100]
+
+
+# ---- control hand-over ----
+class FakeTrainer:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def pause(self):
+        self.calls.append(("pause",))
+
+    def stop(self, status, reason):
+        self.calls.append(("stop", status))
+
+    def set_lr(self, lr):
+        self.calls.append(("lr", lr))
+
+
+def test_run_control_replays_requests_made_before_the_trainer_existed(tmp_path):
+    control = RunControl(RunConfig(), tmp_path)
+    control.pause()
+    control.set_lr(0.5)
+    trainer = FakeTrainer()
+    control.attach(trainer)
+    control.stop("interrupted", "quit")
+    assert trainer.calls == [("pause",), ("lr", 0.5), ("stop", "interrupted")]
+
+
+# ---- widgets, each mounted alone ----
+class One(App):
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+def digit(value: int) -> str:
+    pixels = bytes((255 if (r // 4 + c // 4 + value) % 3 == 0 else 0) for r in range(28) for c in range(28))
+    return SamplesEvent.encode_image(pixels)
+
+
+def samples_event() -> SamplesEvent:
+    return SamplesEvent(epoch=3, indices=[0, 1, 2], labels=[7, 2, 1], predictions=[7, 3, 1],
+                        confidences=[0.9, 0.6, 0.99], images=[digit(0), digit(1), digit(2)])
+
+
+def test_caption_marks_wrong_predictions_with_a_symbol_and_the_true_class():
+    classes = [str(d) for d in range(10)]
+    assert caption(7, 7, classes).plain == "✓ 7"
+    wrong = caption(3, 8, classes)
+    assert wrong.plain == "✗ 3 (8)" and "red" in str(wrong.style)
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert caption(6, 4, fashion).plain == "✗ Shirt (Coat)"
+
+
+async def test_sample_grid_shows_each_digit_with_its_caption():
+    grid = SampleGrid()
+    async with One(grid).run_test(size=(80, 24)) as pilot:
+        grid.show_samples(samples_event(), [str(d) for d in range(10)])
+        await pilot.pause()
+        text = "\n".join(line.text for line in grid.render_lines(grid.region.reset_offset))
+        assert "epoch 3: 2/3 right" in text
+        assert "✓ 7" in text and "✗ 3 (2)" in text and "✓ 1" in text
+        assert "▀" in text
+        assert grid.wrong == 1
+        grid.toggle_ascii()
+        await pilot.pause()
+        text = "\n".join(line.text for line in grid.render_lines(grid.region.reset_offset))
+        assert "▀" not in text and "@" in text  # the ASCII ramp needs no colour at all
+
+
+def test_confusion_matrix_prints_counts_and_the_accuracy():
+    matrix = [[0] * 10 for _ in range(10)]
+    for k in range(10):
+        matrix[k][k] = 90
+    matrix[4][9] = 10
+    from rich.console import Console
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render_matrix(2, matrix, [str(d) for d in range(10)]))
+    text = console.export_text()
+    assert "epoch 2: 900/910 correct (98.90%)" in text
+    row4 = next(line for line in text.splitlines() if line.startswith("4 "))
+    assert row4.split()[1:] == ["·", "·", "·", "·", "90", "·", "·", "·", "·", "10"]
+
+
+async def test_confusion_widget_keeps_totals():
+    widget = ConfusionMatrix()
+    async with One(widget).run_test(size=(80, 24)) as pilot:
+        widget.show_matrix(1, [[5, 1], [2, 7]], ["a", "b"])
+        await pilot.pause()
+        assert widget.total == 15 and widget.correct == 12
+        widget.reset()
+        assert widget.matrix is None
+
+
+def test_bucket_keeps_short_series_and_averages_long_ones():
+    assert bucket([1, 2, 3], [3, 2, 1], 10) == ([1, 2, 3], [3, 2, 1])
+    xs, ys = bucket(list(range(1000)), [float(i % 2) for i in range(1000)], 100)
+    assert len(xs) == 100 and xs[-1] == 999
+    assert all(abs(y - 0.5) < 1e-9 for y in ys)
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert nice_ticks(19, 114) == [25, 50, 75, 100]
+    assert nice_ticks(1, 9380) == [2500, 5000, 7500]
+    assert all(isinstance(t, int) for t in nice_ticks(0, 7))
+
+
+async def test_charts_draw_series_with_readable_axes():
+    loss, acc = LossChart(), AccuracyChart()
+
+    class Two(App):
+        def compose(self) -> ComposeResult:
+            yield loss
+            yield acc
+
+    async with Two().run_test(size=(80, 30)) as pilot:
+        loss.add("loss", list(range(1, 2001)), [2.3 / (1 + i / 100) for i in range(2000)])
+        for epoch in (1, 2, 3):
+            acc.add_epoch("", epoch, 0.8 + epoch / 100, 0.85 + epoch / 100)
+        loss.refresh()
+        acc.refresh()
+        await pilot.pause()
+        loss_text = "\n".join(line.text for line in loss.render_lines(loss.region.reset_offset))
+        acc_text = "\n".join(line.text for line in acc.render_lines(acc.region.reset_offset))
+        assert "step" in loss_text and "1000" in loss_text and "2000" in loss_text
+        assert "1.0000" not in loss_text  # integer step ticks, not floats
+        assert "epoch" in acc_text and "train" in acc_text and "test" in acc_text
+        assert acc.point_count("test") == 3
+
+
+async def test_status_bar_shows_progress_rate_device_and_the_bundled_notice():
+    bar = StatusBar()
+    async with One(bar).run_test(size=(100, 10)) as pilot:
+        bar.state, bar.epoch, bar.epochs, bar.step, bar.total_steps = "running", 2, 3, 50, 100
+        bar.samples_per_s, bar.eta_s, bar.device, bar.data_source = 12345.0, 75.0, "cpu", "MNIST from /data"
+        await pilot.pause()
+        text = "\n".join(line.text for line in bar.render_lines(bar.region.reset_offset))
+        assert "running" in text and "epoch 2/3" in text and "step 50/100" in text and "50%" in text
+        assert "ETA 01:15" in text and "12,345 samples/s" in text and "cpu" in text and "MNIST from /data" in text
+        assert "█" in text and "░" in text
+        assert "bundled" not in text
+        bar.bundled = True
+        await pilot.pause()
+        text = "\n".join(line.text for line in bar.render_lines(bar.region.reset_offset))
+        assert "⚠ bundled sample data" in text
+
+
+async def test_form_keeps_command_line_overrides_and_fills_presets_on_demand():
+    cli = replace(PRESETS["cnn-adam"].config, lr=0.01)  # --preset cnn-adam --lr 0.01
+    form = ConfigForm(cli)
+    async with One(form).run_test(size=(80, 30)) as pilot:
+        await pilot.pause()
+        assert form.query_one("#lr").value == "0.01"
+        assert form.query_one("#preset").value == "cnn-adam"
+        assert form.query_one("#hidden").disabled  # MLP options do not apply to the CNN
+        assert form.read() == cli
+        form.query_one("#preset").value = "mlp-sigmoid"
+        await pilot.pause()
+        assert form.query_one("#activation").value == "sigmoid"
+        assert form.query_one("#lr").value == "0.01"
+        assert form.query_one("#batch-size").value == "32"
+        assert not form.query_one("#hidden").disabled
+        assert form.read() == PRESETS["mlp-sigmoid"].config
+
+
+async def test_form_read_refuses_bad_values_with_cores_message():
+    form = ConfigForm(RunConfig())
+    async with One(form).run_test(size=(80, 30)) as pilot:
+        form.query_one("#hidden").value = "512,x"
+        form.query_one("#dropout").value = "1.5"
+        await pilot.pause()
+        try:
+            form.read()
+        except FormError as exc:
+            assert set(exc.errors) == {"hidden", "dropout"}
+            assert "invalid dropout 1.5: must be < 1" == exc.errors["dropout"]
+        else:
+            raise AssertionError("read() accepted invalid values")
+        assert form.query_one("#hidden").has_class("-invalid")
+
+
+def test_config_event_round_trip_fields_used_by_the_app():
+    # the app reads these ConfigEvent fields; a rename in core must fail here, not on screen
+    names = set(ConfigEvent.__dataclass_fields__)
+    assert {"config", "device", "data_source", "bundled_data", "test_size", "total_steps", "classes",
+            "start_epoch", "start_step", "resumed", "run_dir"} <= names
+    assert {"train_acc", "test_acc", "epoch", "time"} <= set(EpochEvent.__dataclass_fields__)
