@@ -66,6 +66,8 @@ class ConsolePrinter:
             self.last_samples = event
         elif isinstance(event, EndEvent):
             self._stop_progress()
+            if self.test_size is None and event.status == "failed":
+                return  # failed before training began: the CLI's one stderr line says it; don't say it twice
             self._print(format_event(event), style="bold green" if event.status == "finished" else "bold red")
             self._print_samples()
         else:

@@ -101,8 +101,9 @@ def test_bad_usage_exits_2_with_one_line(capsys, argv, words) -> None:
 ])
 def test_values_invalid_for_the_data_exit_2(capsys, tiny_data, tmp_path, extra, words) -> None:
     assert main(["--no-ui", "--data-dir", str(tiny_data), "--run-dir", str(tmp_path / "r"), *extra]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and words in err
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and words in captured.err
+    assert captured.out == ""  # said once, on stderr
     assert not (tmp_path / "r").exists()
 
 
@@ -121,8 +122,9 @@ def test_missing_data_dir_exits_1_without_fallback(capsys, tmp_path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["--no-ui", "--data-dir", str(empty), "--run-dir", str(tmp_path / "r")]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"no MNIST files in {empty}" in err
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and f"no MNIST files in {empty}" in captured.err
+    assert captured.out == ""
     assert not (tmp_path / "r").exists()  # nothing half-made is left behind
     assert main(["--no-ui", "--data-dir", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")]) == 1
     assert "does not exist" in capsys.readouterr().err
