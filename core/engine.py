@@ -258,6 +258,12 @@ class Trainer:
             # crash the loop past the old end ("Tried to step N times"), so refuse up front.
             raise ConfigError(f"this run's one-cycle schedule is planned for {saved.epochs} epochs; "
                               f"--epochs cannot change when resuming it")
+        perm = state.get("perm")
+        if perm is not None and perm.numel() != self.data.train_size:
+            # e.g. begun on the bundled sample, resumed where the full set is found: the saved epoch order
+            # would index past the data and surface as a baffling "non-finite loss"
+            raise DataError(f"this run was training on {perm.numel()} images, but the data found now has "
+                            f"{self.data.train_size} ({self.data.source}); resume with the same data via --data-dir")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])

@@ -301,6 +301,25 @@ def test_resume_can_extend_a_finished_run(capsys, tiny_data, tmp_path) -> None:
     assert [r["epoch"] for r in log if r["type"] == "epoch"] == [1, 2]
 
 
+def test_resume_on_different_data_is_refused(capsys, tiny_data, tmp_path) -> None:
+    """Begun on one data set (say the bundled sample), resumed where another is found: a clear error."""
+    run_dir = tmp_path / "run"
+    holder: dict = {}
+
+    def stop(event) -> None:
+        if isinstance(event, StepEvent) and event.step == 2:
+            holder["trainer"].stop("interrupted", "test")
+
+    holder["trainer"] = Trainer(RunConfig(hidden=(16,), batch_size=32, log_interval=1), run_dir, [stop],
+                                data_dir=str(tiny_data))
+    assert holder["trainer"].run().status == "interrupted"
+    other = write_dataset(tmp_path / "other", train=900, test=50)
+    assert main(["--resume", str(run_dir), "--no-ui", "--data-dir", str(other)]) == 1
+    captured = capsys.readouterr()
+    assert "was training on 600 images, but the data found now has 900" in captured.err
+    assert captured.out == ""
+
+
 def test_resume_of_a_one_cycle_run_cannot_change_epochs(capsys, tiny_data, tmp_path) -> None:
     run_dir = tmp_path / "run"
     assert main(["--no-ui", "--data-dir", str(tiny_data), "--run-dir", str(run_dir), "--epochs", "1",
