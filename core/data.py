@@ -80,7 +80,9 @@ class DataBundle:
 def find_in_dir(root: Path, dataset: str) -> dict[str, Path] | None:
     """The four files under `root`, flat or in torchvision's `<Folder>/raw` layout, raw or .gz."""
     info = DATASETS[dataset]
-    for folder in (root, root / info.folder / "raw", root / info.folder, root / dataset):
+    # the data set's own folders first: MNIST and Fashion-MNIST share file names, so flat files in a root
+    # that also holds FashionMNIST/raw must not be taken for Fashion-MNIST
+    for folder in (root / info.folder / "raw", root / info.folder, root / dataset, root):
         found: dict[str, Path] = {}
         for key, stem in FILE_STEMS.items():
             for name in (stem, stem + ".gz"):

@@ -50,6 +50,14 @@ def test_find_in_dir_layouts(tmp_path: Path, sub: str, dataset: str, gz: bool) -
     assert all(p.parent == folder and p.name.endswith(".gz") == gz for p in files.values())
 
 
+def test_dataset_folder_beats_flat_files_of_the_other_dataset(tmp_path: Path) -> None:
+    """Both data sets use the same file names: flat (MNIST) files must not pass for Fashion-MNIST."""
+    write_dataset(tmp_path, train=20, test=10)
+    write_dataset(tmp_path / "FashionMNIST" / "raw", train=30, test=10)
+    assert data_mod.find_in_dir(tmp_path, "fashion-mnist")["train_images"].parent == tmp_path / "FashionMNIST" / "raw"
+    assert data_mod.find_in_dir(tmp_path, "mnist")["train_images"].parent == tmp_path
+
+
 def test_find_in_dir_needs_all_four_files(tmp_path: Path) -> None:
     write_dataset(tmp_path, train=20, test=10)
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
