@@ -230,7 +230,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if not args.no_ui:
         return _start_app(config=config, run_dir=Path(args.run_dir) if args.run_dir else None,
                           data_dir=args.data_dir, resume=False)
-    run_dir = runlog.prepare_run_dir(Path(args.run_dir) if args.run_dir else runlog.default_run_dir(config.name))
+    run_dir = runlog.prepare_run_dir(Path(args.run_dir) if args.run_dir else runlog.create_new_run_dir(config.name))
     return run_headless(config, run_dir, args.data_dir, args.json, resume=False)
 
 

@@ -222,7 +222,9 @@ class Trainer:
                 "config": config.to_dict(), "data_dir": self.data_dir, "data_source": data.source,
                 "device": str(self.device), "versions": library_versions(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        self._log = runlog.RunLog(self.run_dir)
+        self._log = runlog.RunLog(self.run_dir)  # also locks the run dir against a second writer
+        if self.resume_requested:
+            runlog.remove_stale_temp_files(self.run_dir)
 
     def _state(self) -> dict[str, Any]:
         """Everything needed to continue bit-identically: weights, optimizer, RNGs, epoch position."""

@@ -40,6 +40,23 @@ def default_run_dir(name: str, base: Path | None = None) -> Path:
     return candidate
 
 
+def create_new_run_dir(name: str, base: Path | None = None) -> Path:
+    """Create and claim a fresh default run directory.
+
+    default_run_dir only checks names; two runs started in the same second (a shell loop, two
+    panes) would both pick the same one. mkdir without exist_ok is atomic, so exactly one wins
+    each name and the other moves on to the next suffix.
+    """
+    while True:
+        candidate = default_run_dir(name, base)
+        candidate.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+
+
 def is_run_dir(path: Path) -> bool:
     return (path / METRICS_FILE).exists() or (path / CONFIG_FILE).exists() or (path / CHECKPOINT_FILE).exists()
 
@@ -76,6 +93,37 @@ def atomic_write_bytes(path: Path, writer) -> None:
         except OSError:
             pass
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (a power cut could otherwise bring the old name back)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temp_files(run_dir: Path) -> list[Path]:
+    """Delete the temp files of atomic writes that a kill -9 or forced exit cut short.
+
+    Call only while holding the run directory (an open RunLog): then no live writer owns them.
+    """
+    removed = []
+    for name in (CHECKPOINT_FILE, CONFIG_FILE):
+        for tmp in run_dir.glob(f".{name}.*.tmp"):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
 
 
 def write_config(run_dir: Path, data: dict[str, Any]) -> None:
@@ -119,6 +167,24 @@ class RunLog:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / METRICS_FILE
         self._fh = open(self.path, "a", encoding="utf-8")
+        self._lock(run_dir)
+
+    def _lock(self, run_dir: Path) -> None:
+        """Hold an advisory lock on the log while writing it, so a second process resuming the
+        same run (another terminal, a retry loop) is refused instead of interleaving records and
+        overwriting checkpoints. The lock goes with the file descriptor, even on kill -9."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; runs are then not protected against this
+            return
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise RunDirError(f"run directory {run_dir} is in use by another running mnist-tui; "
+                              f"watch it with --watch {run_dir}") from None
+        except OSError:
+            pass  # a file system without locks (some network mounts): carry on unprotected
 
     def __call__(self, event: Event) -> None:
         self._fh.write(json.dumps(to_record(event), separators=(",", ":")) + "\n")
