@@ -22,6 +22,7 @@ OPTIMIZER_ALIASES = {"nag": "nesterov", "rmsp": "rmsprop"}
 SCHEDULES = ("constant", "onecycle")
 NORMALIZATIONS = ("standard", "unit")  # standard: (x/255 - mean)/std; unit: x/255 like ToTensor()
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_MLP_PARAMETERS = 100_000_000  # 400 MB of float32 weights; far beyond anything MNIST needs
 
 
 class ConfigError(ValueError):
@@ -179,6 +180,11 @@ def validate(config: RunConfig) -> RunConfig:
             raise ConfigError("invalid hidden sizes: an MLP needs at least one hidden layer")
         for size in config.hidden:
             _positive_int("hidden size", size)
+        widths = (28 * 28, *config.hidden, 10)
+        weights = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+        if weights > MAX_MLP_PARAMETERS:  # a typo like 5120000 would otherwise try to allocate tens of GB
+            raise ConfigError(f"invalid hidden sizes {','.join(map(str, config.hidden))}: {weights:,} parameters, "
+                              f"more than the {MAX_MLP_PARAMETERS:,} allowed")
     if not config.name or any(c in config.name for c in "/\\\0"):
         raise ConfigError(f"invalid name {config.name!r}: must be non-empty with no path separators")
     return config

@@ -80,6 +80,7 @@ def test_list_presets(capsys, monkeypatch) -> None:
     (["--no-ui", "--preset", "resnet"], "argument --preset"),
     (["--no-ui", "--dataset", "cifar"], "argument --dataset"),
     (["--no-ui", "--hidden", "a,b"], "invalid hidden sizes"),
+    (["--no-ui", "--hidden", "5120000"], "parameters, more than the"),
     (["--no-ui", "--dropout", "1"], "invalid dropout"),
     (["--no-ui", "--name", "a/b"], "no path separators"),
     (["--bogus"], "unrecognized arguments: --bogus"),

@@ -41,6 +41,8 @@ from core.config import (INIT_ALIASES, OPTIMIZER_ALIASES, PRESETS, ConfigError, 
     ({"normalize": "zca"}, "invalid normalize"),
     ({"hidden": ()}, "an MLP needs at least one hidden layer"),
     ({"hidden": (64, 0)}, "invalid hidden size 0"),
+    ({"hidden": (5120000,)}, "invalid hidden sizes 5120000: 4,070,400,010 parameters, more than the 100,000,000"),
+    ({"hidden": (512, 20000, 20000)}, "more than the 100,000,000 allowed"),
     ({"name": ""}, "invalid name"),
     ({"name": "a/b"}, "no path separators"),
 ])
@@ -53,6 +55,11 @@ def test_invalid_values_are_rejected_with_the_field_named(overrides, words) -> N
 
 def test_hidden_is_not_checked_for_models_that_have_none() -> None:
     assert validate(RunConfig(model="cnn", hidden=())).model == "cnn"
+    assert validate(RunConfig(model="linear", hidden=(10**9,))).model == "linear"
+
+
+def test_large_but_sane_mlps_are_allowed() -> None:
+    assert validate(RunConfig(hidden=(4096, 4096, 2048))).hidden == (4096, 4096, 2048)
 
 
 @pytest.mark.parametrize("alias, canonical", [*INIT_ALIASES.items()])
