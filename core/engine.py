@@ -31,8 +31,11 @@ CHECKPOINT_FORMAT = 1
 
 
 class NonFiniteLoss(Exception):
-    def __init__(self, step: int, epoch: int, value: float) -> None:
-        super().__init__(f"non-finite loss ({value}) at step {step} (epoch {epoch})")
+    """Training diverged: `what` (loss, test loss, weights) became NaN/Inf at `step`."""
+
+    def __init__(self, step: int, epoch: int, value: float | None, what: str = "loss") -> None:
+        shown = f" ({value})" if value is not None else ""
+        super().__init__(f"non-finite {what}{shown} at step {step} (epoch {epoch})")
         self.step, self.epoch, self.value = step, epoch, value
 
 
@@ -294,9 +297,17 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = self.run_dir / runlog.CHECKPOINT_FILE
+        self._check_finite_weights()
         runlog.save_checkpoint(path, self._state())
         self._last_checkpoint = time.perf_counter()
         return path
+
+    def _check_finite_weights(self) -> None:
+        """Never replace the last good checkpoint with a diverged model: a step whose loss was still
+        finite can leave inf/nan weights behind. One device sync, and checkpoints are rare."""
+        tensors = [t for t in self.model.state_dict().values() if t.is_floating_point()]
+        if tensors and not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+            raise NonFiniteLoss(self.global_step, self.epoch, None, what="weights")
 
     # ---- the run ----
     def run(self) -> EndEvent:
@@ -471,6 +482,8 @@ class Trainer:
         if result is None:
             return False
         test_loss, test_acc, predictions = result
+        if not math.isfinite(test_loss):  # a diverged model can still report finite training losses
+            raise NonFiniteLoss(self.global_step, self.epoch, test_loss, what="test loss")
         train_loss, train_correct = (torch.stack([self._epoch_loss, self._epoch_correct.to(self._epoch_loss.dtype)])
                                      / max(self._epoch_seen, 1)).tolist()
         seconds = self._epoch_time

@@ -148,7 +148,7 @@ def test_confusion_matrix_prints_counts_and_the_accuracy():
     console = Console(width=80, record=True, color_system=None)
     console.print(render_matrix(2, matrix, [str(d) for d in range(10)]))
     text = console.export_text()
-    assert "epoch 2: 900/910 correct (98.90%)" in text
+    assert "epoch 2: 900/910 right (98.90%)" in text
     row4 = next(line for line in text.splitlines() if line.startswith("4 "))
     assert row4.split()[1:] == ["·", "·", "·", "·", "90", "·", "·", "·", "·", "10"]
 

@@ -58,10 +58,12 @@ class MnistApp(App[int]):
     BINDINGS = [
         Binding("s", "start", "Start", tooltip="start a new run with the settings in the form"),
         Binding("r", "resume_run", "Resume run", tooltip="continue the last run from its checkpoint"),
-        Binding("p,space", "pause", "Pause"),
-        Binding("p,space", "unpause", "Continue"),
+        Binding("p,space", "pause", "Pause", tooltip="pause the run after the current step"),
+        Binding("p,space", "unpause", "Continue", tooltip="continue a paused run"),
         Binding("l", "change_lr", "LR", tooltip="change the learning rate of the running run"),
         Binding("x", "stop", "Stop", tooltip="stop the run after this step and save a checkpoint"),
+        Binding("c", "race", "Compare", tooltip="race one setting (optimizer, init, ...): one run per value, "
+                                                "overlaid with a live leaderboard"),
         Binding("1", "view('setup')", "Setup view", show=False),
         Binding("2", "view('charts')", "Charts view", show=False),
         Binding("3", "view('digits')", "Digits view", show=False),
@@ -69,9 +71,9 @@ class MnistApp(App[int]):
         Binding("5", "view('log')", "Log view", show=False),
         Binding("a", "ascii_digits", "Digits as ASCII / half-blocks", show=False),
         Binding("escape", "leave_form", "Leave the form (then letter keys work)", show=False),
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit (a running run is stopped and saved first)", show=False),
+        Binding("question_mark,f1", "help", "Help", tooltip="this list of keys"),
+        Binding("q", "quit", "Quit", tooltip="quit (a running run is stopped and its checkpoint saved first)"),
+        Binding("ctrl+c", "quit", "Quit", tooltip="quit, like q", show=False),
     ]
 
     run_status: reactive[str] = reactive("idle", bindings=True, init=False)
@@ -185,6 +187,8 @@ class MnistApp(App[int]):
     # ---- bindings ----
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide controls that do not apply now, so the footer shows only what a key would do."""
+        if action == "race":
+            return self.watch_dir is None and self.control is None
         if action not in RUN_CONTROLS:
             return True
         if self.watch_dir is not None:
@@ -316,6 +320,16 @@ class MnistApp(App[int]):
     @on(Button.Pressed, "#resume-run")
     def _resume_pressed(self) -> None:
         self.action_resume_run()
+
+    @on(Button.Pressed, "#race")
+    def _race_pressed(self) -> None:
+        self.action_race()
+
+    def action_race(self) -> None:
+        """Race the form's settings over one field, in the compare view (tui/race_dialog.py, tui/compare.py)."""
+        from tui.race_dialog import start_race_from_app
+
+        start_race_from_app(self)
 
     def _focus_form(self) -> None:
         for widget in self.form.query("Select, Input, Button"):

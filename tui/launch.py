@@ -14,10 +14,17 @@ from core.config import RunConfig
 
 
 def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_dir: str | None = None,
-           resume: bool = False, watch: Path | None = None) -> int:
+           resume: bool = False, watch: Path | None = None, race=None, compare: list[Path] | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         sys.stderr.write("mnist-tui: error: the app needs a terminal; use --no-ui to train without one\n")
         return 2
+    if race is not None or compare:  # --race (a core.race.RacePlan) or --compare: the compare view (tui/compare.py)
+        from tui.compare import CompareApp
+
+        compare_app = CompareApp(plan=race, race_dir=run_dir, data_dir=data_dir, compare_paths=compare or [],
+                                 handle_signals=True)
+        compare_app.run()
+        return compare_app.return_code or compare_app.finish_code()
     from tui.app import MnistApp
 
     app = MnistApp(config, run_dir=run_dir, data_dir=data_dir, resume=resume, watch_dir=watch, handle_signals=True)

@@ -52,7 +52,10 @@ class HelpScreen(ModalScreen[None]):
             yield Label("mnist-tui keys", classes="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(table, id="help-table")
-            yield Label("escape or ? closes this help", classes="dialog-hint")
+            yield Label("up/down scroll · escape or ? closes this help", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()
 
 
 class _PositiveFinite(Validator):

@@ -144,7 +144,8 @@ class AccuracyChart(SeriesChart):
 
     def add_epoch(self, run: str, epoch: int, train_acc: float, test_acc: float) -> None:
         prefix = f"{run} " if run else ""
-        self.add(f"{prefix}train", [epoch], [100 * train_acc], marker="hd", color="orange")
+        # different markers as well as colours, so the two lines differ on a monochrome terminal
+        self.add(f"{prefix}train", [epoch], [100 * train_acc], marker="braille", color="orange")
         self.add(f"{prefix}test", [epoch], [100 * test_acc], marker="hd", color="green")
 
     def _axes(self, plt) -> None:

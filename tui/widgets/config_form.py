@@ -130,6 +130,7 @@ class ConfigForm(Widget):
             with Horizontal(id="form-buttons"):
                 yield Button("Start", id="start", variant="success", compact=True)
                 yield Button("Resume run", id="resume-run", compact=True)
+                yield Button("Compare…", id="race", compact=True)
             yield Static("", id="form-message")
 
     def _make(self, field: Field, value: Any) -> Widget:

@@ -51,7 +51,7 @@ def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str]) -
     names = [c[:LABEL_CHARS] for c in classes]
     width = max(4, len(str(max((max(r) for r in matrix), default=0))))
     table = Table(box=None, padding=(0, 0, 0, 1), show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("true\\pred", justify="left", no_wrap=True)
+    table.add_column("", justify="left", no_wrap=True)  # true class; the title names the axes
     for name in names:
         table.add_column(name, justify="right", min_width=width, no_wrap=True)
     for t, row in enumerate(matrix):
@@ -67,6 +67,6 @@ def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str]) -
         table.add_row(Text(names[t], style="bold"), *cells)
     total = sum(map(sum, matrix))
     correct = sum(row[i] for i, row in enumerate(matrix))
-    title = Text(f"epoch {epoch}: {correct}/{total} correct ({correct / max(total, 1):.2%}); "
-                 f"rows true, columns predicted", style="bold")
+    title = Text(f"epoch {epoch}: {correct}/{total} right ({correct / max(total, 1):.2%})\n"
+                 f"rows: true class · columns: predicted", style="bold")
     return Group(title, table)

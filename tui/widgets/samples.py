@@ -52,6 +52,9 @@ class SampleGrid(Static):
         e = self.event
         return 0 if e is None else sum(p != t for p, t in zip(e.predictions, e.labels))
 
+    def on_mount(self) -> None:
+        self.ascii = self.app.no_color  # half-blocks carry the picture in colour; without colour use the ramp
+
     def show_samples(self, event: SamplesEvent, classes: Sequence[str]) -> None:
         self.event = event
         self.classes_names = classes

@@ -1,0 +1,415 @@
+"""The compare view: several runs overlaid, a live leaderboard, and one selected run in detail.
+
+One screen serves three ways in:
+- a race started from the app's form (the Race button / key c) or `mnist-tui --race ...`:
+  a thread worker runs core.race.Race, each entrant's events reach the screen through its own
+  EventBridge (coalesced like a single run's) tagged with the entrant's name;
+- `mnist-tui --compare RUN_DIR...` (run or race directories, finished or live): read-only,
+  each run tailed with core.runlog.MetricsTail, like --watch.
+Everything the screen draws comes from core.leaderboard.Standing, one per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from core import runlog
+from core.config import ConfigError
+from core.events import ConfigEvent, ConfusionEvent, EpochEvent, Event, SamplesEvent, StepEvent
+from core.export import export, leaderboard_markdown
+from core.leaderboard import RUNNING, Standing
+from core.race import Race, RacePlan, RunRef, resolve_runs
+from tui.bridge import EventBridge
+from tui.messages import RunEvent, StepBatch
+from tui.widgets.charts import PALETTE
+from tui.widgets.confusion import ConfusionMatrix
+from tui.widgets.leaderboard import Leaderboard
+from tui.widgets.overlay_charts import OverlayAccuracyChart, OverlayLossChart
+from tui.widgets.samples import SampleGrid
+
+POLL_S = 0.5
+LEADERBOARD_FILE = "leaderboard.md"
+
+
+@dataclass
+class EntrantEvents(Message):
+    """Events of one run, oldest first (a coalesced batch of steps, or one other event)."""
+
+    name: str
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class EntrantStarted(Message):
+    index: int
+    name: str
+
+
+@dataclass
+class RaceFinished(Message):
+    """The race worker returned; `error` is set when the race could not start (data, usage)."""
+
+    error: str = ""
+    usage_error: bool = False
+
+
+class CompareScreen(Screen):
+    """Overlaid loss/accuracy charts, the leaderboard, and the selected run's digits and matrix."""
+
+    DEFAULT_CSS = """
+    CompareScreen #compare-charts { height: 1fr; min-height: 8; }
+    CompareScreen #compare-board { height: auto; max-height: 12; }
+    CompareScreen #compare-detail { height: 1fr; min-height: 8; }
+    CompareScreen #compare-samples { width: 1fr; }
+    CompareScreen #compare-confusion { width: 62; }
+    CompareScreen #compare-status { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    BINDINGS = [
+        Binding("n", "skip", "Next entrant", tooltip="end the running entrant (checkpointed) and start the next"),
+        Binding("x", "stop_race", "Stop race", tooltip="end the running entrant and the race; the rest never start"),
+        Binding("e", "export", "Export", tooltip="write each run's epochs as CSV and the leaderboard as Markdown"),
+        Binding("escape", "back", "Back", tooltip="back to the configuration (when the race is over)"),
+        Binding("q", "quit_compare", "Quit"),
+        Binding("ctrl+c", "quit_compare", "Quit", show=False),
+    ]
+
+    def __init__(self, *, plan: RacePlan | None = None, race_dir: Path | None = None, data_dir: str | None = None,
+                 runs: Sequence[RunRef] = (), compare_paths: Sequence[Path] = (), can_go_back: bool = False) -> None:
+        super().__init__()
+        self.plan = plan
+        self.race_dir = Path(race_dir) if race_dir else None
+        self.data_dir = data_dir
+        self.compare_paths = list(compare_paths)
+        self.can_go_back = can_go_back
+        self.live = plan is not None
+        if plan is not None:
+            assert self.race_dir is not None
+            runs = [RunRef(e.name, self.race_dir / e.name, str(self.race_dir)) for e in plan.entrants]
+        self.runs = list(runs)
+        self.standings: dict[str, Standing] = {r.name: Standing(r.name, r.run_dir) for r in self.runs}
+        self.run_colors = {r.name: PALETTE[i % len(PALETTE)] for i, r in enumerate(self.runs)}
+        self.race: Race | None = None
+        self.race_running = False
+        self.race_error = ""
+        self.current: str | None = None
+        self.current_index = -1
+        self._quitting = False
+        self._tails: dict[str, runlog.MetricsTail] = {}
+
+    # ---- widgets ----
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="compare-charts"):
+            yield OverlayLossChart(id="compare-loss", classes="panel")
+            yield OverlayAccuracyChart(id="compare-acc", classes="panel")
+        yield Leaderboard(id="compare-board", classes="panel")
+        with Horizontal(id="compare-detail"):
+            with VerticalScroll(id="compare-samples", classes="panel"):
+                yield SampleGrid(id="compare-digits")
+            with VerticalScroll(id="compare-confusion", classes="panel"):
+                yield ConfusionMatrix(id="compare-matrix")
+        yield Static("", id="compare-status")
+        yield Footer()
+
+    @property
+    def leaderboard(self) -> Leaderboard:
+        return self.query_one(Leaderboard)
+
+    @property
+    def loss_chart(self) -> OverlayLossChart:
+        return self.query_one(OverlayLossChart)
+
+    @property
+    def acc_chart(self) -> OverlayAccuracyChart:
+        return self.query_one(OverlayAccuracyChart)
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-loss").border_title = "training loss per epoch"
+        self.query_one("#compare-acc").border_title = "test accuracy % per epoch"
+        board = self.leaderboard
+        board.border_title = (f"leaderboard: {self.plan.field} race" if self.plan else "leaderboard")
+        board.run_colors = dict(self.run_colors)
+        for name, color in self.run_colors.items():  # one colour per run, in the order given
+            self.loss_chart.add(name, [], [], color=color)
+            self.acc_chart.add(name, [], [], color=color, marker="hd")
+        board.show(list(self.standings.values()))
+        if self.runs:
+            board.select(self.runs[0].name)
+        if self.live:
+            self._start_race()
+        else:
+            self._tails = {r.name: runlog.MetricsTail(r.run_dir / runlog.METRICS_FILE) for r in self.runs}
+            self.poll()
+            self.set_interval(POLL_S, self.poll)
+        self._update_status()
+
+    # ---- feeding events in ----
+    def apply(self, name: str, events: Sequence[Event]) -> None:
+        """Fold a run's events into its standing, the charts, the leaderboard and (if selected) the detail."""
+        standing = self.standings.get(name)
+        if standing is None or not events:
+            return
+        steps: list[StepEvent] = []
+        epochs = False
+        for event in events:
+            if isinstance(event, ConfigEvent) and event.resumed:  # the run continues: redraw from its standing
+                standing.update(event)
+                self._redraw_series(standing)
+                continue
+            standing.update(event)
+            if isinstance(event, StepEvent):
+                steps.append(event)
+            elif isinstance(event, EpochEvent):
+                self.acc_chart.add_run_epoch(name, event.epoch, event.test_acc)
+                epochs = True
+        if steps:
+            self.loss_chart.add(name, [(s.epoch - 1) + s.seen / max(s.epoch_size, 1) for s in steps],
+                                [s.loss for s in steps])
+            self.loss_chart.refresh()
+        if epochs:
+            self.acc_chart.refresh()
+        self.leaderboard.show(list(self.standings.values()))
+        if name == self.leaderboard.selected and any(isinstance(e, (SamplesEvent, ConfusionEvent, ConfigEvent))
+                                                     for e in events):
+            self._show_detail(name)
+        self._update_status()
+
+    def _redraw_series(self, standing: Standing) -> None:
+        loss = self.loss_chart.series[standing.name]
+        loss.xs, loss.ys = [p[1] for p in standing.losses], [p[2] for p in standing.losses]
+        acc = self.acc_chart.series[standing.name]
+        acc.xs, acc.ys = [e.epoch for e in standing.epochs], [100 * e.test_acc for e in standing.epochs]
+
+    def poll(self) -> None:
+        """Read-only mode: whatever each run's writer appended since the last poll."""
+        for name, tail in self._tails.items():
+            events = tail.poll()
+            if tail.restarted:
+                standing = self.standings[name] = Standing(name, self.standings[name].run_dir)
+                self._redraw_series(standing)
+            self.apply(name, events)
+
+    @on(EntrantEvents)
+    def _on_entrant_events(self, message: EntrantEvents) -> None:
+        self.apply(message.name, message.events)
+
+    @on(EntrantStarted)
+    def _on_entrant_started(self, message: EntrantStarted) -> None:
+        self.current, self.current_index = message.name, message.index
+        self.leaderboard.select(message.name)  # follow the race; the cursor can still pick any other run
+        self._update_status()
+
+    @on(Leaderboard.Selected)
+    def _on_selected(self, message: Leaderboard.Selected) -> None:
+        self._show_detail(message.name)
+
+    def _show_detail(self, name: str) -> None:
+        standing = self.standings.get(name)
+        if standing is None:
+            return
+        samples, matrix = self.query_one(SampleGrid), self.query_one(ConfusionMatrix)
+        self.query_one("#compare-samples").border_title = f"{name}: sample test digits"
+        self.query_one("#compare-confusion").border_title = f"{name}: confusion matrix"
+        if standing.samples is not None:
+            samples.show_samples(standing.samples, standing.classes)
+        else:
+            samples.reset()
+        if standing.confusion is not None:
+            matrix.show_matrix(standing.confusion.epoch, standing.confusion.matrix, standing.classes)
+        else:
+            matrix.reset()
+
+    def _update_status(self) -> None:
+        done = sum(1 for s in self.standings.values() if s.finished)
+        total = len(self.standings)
+        if self.live:
+            assert self.plan is not None
+            if self.race_error:
+                head = f"✗ race could not start: {self.race_error}"
+            elif self.race_running and self.current:
+                s = self.standings[self.current]
+                rate = f" · {s.last_rate:,.0f} samples/s" if s.last_rate else ""
+                head = (f"▶ {self.plan.field} race · entrant {self.current_index + 1}/{total} {self.current} · "
+                        f"epoch {max(s.epoch_reached, 1)}/{s.planned_epochs or '?'}{rate}")
+            elif self.race_running:
+                head = f"▶ {self.plan.field} race · loading data"
+            else:
+                head = f"■ {self.plan.field} race over · {done}/{total} entrants ended"
+            where = f" · {self.race_dir}"
+        else:
+            live = sum(1 for s in self.standings.values() if s.status == RUNNING)
+            head = f"◉ comparing {total} runs (read-only) · {done} ended · {live} live"
+            where = ""
+        self.query_one("#compare-status", Static).update(head + where)
+
+    # ---- the live race ----
+    def _start_race(self) -> None:
+        assert self.plan is not None and self.race_dir is not None
+        self.race = Race(self.plan, self.race_dir, data_dir=self.data_dir, sinks_for=self._sinks_for,
+                         on_entrant=lambda i, e: self.post_message(EntrantStarted(i, e.name)))
+        self.race_running = True
+        self._run_race(self.race)
+
+    def _sinks_for(self, entrant) -> list:
+        """Each entrant gets its own bridge (worker thread side): coalesced steps, tagged with its name."""
+        def post(message: Message, name: str = entrant.name) -> None:
+            events = message.steps if isinstance(message, StepBatch) else [message.event] if isinstance(
+                message, RunEvent) else []
+            self.post_message(EntrantEvents(name, list(events)))
+
+        return [EventBridge(post)]
+
+    @work(thread=True, exclusive=True, group="race", exit_on_error=False)
+    def _run_race(self, race: Race) -> None:
+        from core.idx import DataError
+
+        try:
+            bundles = race.load_data()
+            race.run(bundles)
+        except (DataError, ConfigError, runlog.RunDirError, OSError) as exc:
+            self.post_message(RaceFinished(error=str(exc), usage_error=isinstance(exc, ConfigError)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the terminal down with it
+            self.post_message(RaceFinished(error=f"internal error: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(RaceFinished())
+
+    @on(RaceFinished)
+    def _on_race_finished(self, message: RaceFinished) -> None:
+        self.race_running = False
+        self.race_error = message.error
+        if message.error:
+            self.notify(message.error, title="The race could not start", severity="error", timeout=30)
+            if isinstance(self.app, CompareApp):
+                self.app.failure_code = 2 if message.usage_error else 1
+        elif self.race_dir is not None:
+            try:
+                (self.race_dir / LEADERBOARD_FILE).write_text(leaderboard_markdown(list(self.standings.values())))
+            except OSError as exc:
+                self.notify(f"cannot write {self.race_dir / LEADERBOARD_FILE}: {exc}", severity="error")
+            failed = [s.name for s in self.standings.values() if s.status == "failed"]
+            if failed:
+                self.notify(f"{', '.join(failed)} failed: {self.standings[failed[0]].reason}", title="Race over",
+                            severity="warning", timeout=15)
+            else:
+                self.notify(f"leaderboard saved in {self.race_dir / LEADERBOARD_FILE}", title="Race over")
+        self.current = None
+        self._update_status()
+        self.refresh_bindings()
+        if self._quitting:
+            self.app.exit(return_code=_exit_code(self.app))
+
+    # ---- keys ----
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("skip", "stop_race"):
+            return self.race_running and self.race is not None and not self.race.stop_requested
+        if action == "back":
+            return self.can_go_back and not self.race_running
+        return True
+
+    def action_skip(self) -> None:
+        if self.race is not None and self.race_running:
+            self.race.skip("skipped from the app")
+
+    def action_stop_race(self) -> None:
+        if self.race is not None and self.race_running:
+            self.race.stop("stopped", "race stopped from the app")
+            self.refresh_bindings()
+
+    def action_export(self) -> None:
+        if self.race_dir is not None:
+            target = self.race_dir / "export"
+        else:
+            target = runlog.default_run_dir("compare", Path("exports"))
+        try:
+            written = export(list(self.standings.values()), target)
+        except runlog.RunDirError as exc:
+            self.notify(str(exc), title="Export failed", severity="error")
+            return
+        self.notify(f"{len(written) - 2} CSV files, epochs.csv and leaderboard.md in {target}", title="Exported")
+
+    def action_back(self) -> None:
+        if self.can_go_back and not self.race_running:
+            self.dismiss()
+
+    def action_quit_compare(self) -> None:
+        """Quit; a running race first ends its entrant as interrupted (checkpointed, resumable)."""
+        if self.race is not None and self.race_running:
+            if self._quitting:
+                return
+            self._quitting = True
+            self.race.stop("interrupted", "quit from the app; continue an entrant with mnist-tui --resume ENTRANT_DIR")
+            self.query_one("#compare-status", Static).update("■ saving the running entrant's checkpoint, then quitting")
+            return
+        self.app.exit(return_code=_exit_code(self.app))
+
+    def on_unmount(self) -> None:
+        """Never leave a training thread behind a closed screen."""
+        if self.race is not None and self.race_running:
+            self.race.stop("interrupted", "the app closed")
+
+
+class CompareApp(App[int]):
+    """The compare view on its own: `mnist-tui --race ...` (live) and `mnist-tui --compare RUN_DIR...`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mnist-tui compare"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, *, plan: RacePlan | None = None, race_dir: Path | None = None, data_dir: str | None = None,
+                 compare_paths: Sequence[Path] = (), handle_signals: bool = False) -> None:
+        super().__init__()
+        self.plan = plan
+        self.race_dir = race_dir
+        self.data_dir = data_dir
+        self.compare_paths = list(compare_paths)
+        self.handle_signals = handle_signals
+        self.exit_code = 0
+        self.failure_code = 0
+
+    def get_default_screen(self) -> Screen:
+        if self.plan is not None:
+            from core.race import default_race_dir
+
+            race_dir = self.race_dir or default_race_dir(self.plan)
+            return CompareScreen(plan=self.plan, race_dir=race_dir, data_dir=self.data_dir)
+        return CompareScreen(runs=resolve_runs(self.compare_paths), compare_paths=self.compare_paths)
+
+    def on_ready(self) -> None:
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        screen = self.screen
+        if isinstance(screen, CompareScreen) and screen.race_running:
+            self.exit_code = 130
+            screen.action_quit_compare()
+        else:
+            self.exit(return_code=self.finish_code())
+
+    @property
+    def compare_screen(self) -> CompareScreen:
+        screen = self.screen
+        assert isinstance(screen, CompareScreen)
+        return screen
+
+    def finish_code(self) -> int:
+        return self.exit_code or self.failure_code
+
+
+def _exit_code(app: App) -> int:
+    return app.finish_code() if isinstance(app, CompareApp) else 0

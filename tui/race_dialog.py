@@ -1,0 +1,138 @@
+"""Starting a race from the app: a dialog that turns the form's settings into a RacePlan.
+
+The dialog asks for the field to race and its values, checks them with core.race.plan_race
+(the same words as `--race` on the command line), and the app then opens the compare view
+on a live race. Only `start_race_from_app` touches the main app, through its public parts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from core.config import ConfigError, RunConfig
+from core.race import MAX_ENTRANTS, RACE_FIELDS, RacePlan, default_race_dir, plan_race
+
+SUGGESTIONS = {
+    "optimizer": "sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,radam",
+    "init": "xavier,kaiming,lecun",
+    "model": "linear,mlp,cnn",
+    "activation": "relu,sigmoid,tanh,gelu",
+    "hidden": "128,512-256,1024-512",
+    "batch_norm": "off,on",
+    "dropout": "0,0.2,0.5",
+    "lr": "0.1,0.01,0.001",
+    "momentum": "0.5,0.9,0.99",
+    "weight_decay": "0,0.0001,0.001",
+    "schedule": "constant,onecycle",
+    "normalize": "standard,unit",
+    "batch_size": "32,64,128,256",
+    "seed": "1,2,3",
+}
+OWN_LR, FORM_LR = "own", "form"
+
+
+class RaceDialog(ModalScreen["RacePlan | None"]):
+    """Field + values (+ the lr rule for optimizer races); dismisses with a RacePlan or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    DEFAULT_CSS = """
+    RaceDialog #race-dialog { width: 84; }
+    RaceDialog #race-grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: 1; grid-gutter: 1 1; height: auto; }
+    RaceDialog #race-error { color: $error; height: auto; }
+    """
+
+    def __init__(self, base: RunConfig, field: str = "optimizer") -> None:
+        super().__init__()
+        self.base = base
+        self.field = field
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="race-dialog", classes="dialog"):
+            yield Label("Race: one run per value, same model, data order and seed", classes="dialog-title")
+            with Grid(id="race-grid"):
+                yield Label("Race over")
+                yield Select([(f, f) for f in RACE_FIELDS], value=self.field, allow_blank=False, compact=True,
+                             id="race-field")
+                yield Label("Values")
+                yield Input(SUGGESTIONS.get(self.field, ""), compact=True, id="race-values")
+                yield Label("Learning rate", id="race-lr-label")
+                yield Select([("each optimizer's own (sgd 0.1, adam 0.001, ...)", OWN_LR),
+                              (f"the form's, {self.base.lr:g}, for all", FORM_LR)],
+                             value=OWN_LR, allow_blank=False, compact=True, id="race-lr")
+            yield Static("", id="race-error")
+            yield Label(f"comma-separated, 2 to {MAX_ENTRANTS} values; VALUE@LR gives one entrant its own lr · "
+                        f"enter starts · escape cancels", classes="dialog-hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Start race", id="race-start", variant="success", compact=True)
+
+    def on_mount(self) -> None:
+        self._sync_lr()
+        self.query_one("#race-values", Input).focus()
+
+    def _sync_lr(self) -> None:
+        is_optimizer = self.query_one("#race-field", Select).value == "optimizer"
+        self.query_one("#race-lr").display = is_optimizer
+        self.query_one("#race-lr-label").display = is_optimizer
+
+    @on(Select.Changed, "#race-field")
+    def _field_changed(self, event: Select.Changed) -> None:
+        if event.value != self.field:
+            self.field = str(event.value)
+            self.query_one("#race-values", Input).value = SUGGESTIONS.get(self.field, "")
+            self.query_one("#race-error", Static).update("")
+        self._sync_lr()
+
+    def plan(self) -> RacePlan:
+        """The plan the dialog describes; raises ConfigError with core's words."""
+        field = str(self.query_one("#race-field", Select).value)
+        values = self.query_one("#race-values", Input).value
+        lr = self.base.lr if field == "optimizer" and self.query_one("#race-lr", Select).value == FORM_LR else None
+        return plan_race(self.base, f"{field}={values}", lr)
+
+    @on(Input.Submitted, "#race-values")
+    @on(Button.Pressed, "#race-start")
+    def _submit(self) -> None:
+        try:
+            plan = self.plan()
+        except ConfigError as exc:
+            self.query_one("#race-error", Static).update(str(exc))
+            return
+        self.dismiss(plan)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def start_race_from_app(app) -> None:
+    """The form's settings as the base of a race: ask for the race, then open the compare view on it.
+
+    `app` is the main MnistApp; only its form, its run state and its data/run-dir settings are used.
+    """
+    from tui.compare import CompareScreen
+    from tui.widgets.config_form import FormError
+
+    if app.watch_dir is not None or app.control is not None:
+        app.notify("A race needs the app to itself: wait for the run to end (or stop it with x).",
+                   title="Cannot race now", severity="warning")
+        return
+    try:
+        base = app.form.read()
+    except FormError as exc:
+        app.notify(str(exc), title="Cannot race", severity="error")
+        return
+    runs_base = app.cli_run_dir.parent if app.cli_run_dir is not None else Path("runs")
+
+    def chosen(plan: RacePlan | None) -> None:
+        if plan is not None:
+            app.push_screen(CompareScreen(plan=plan, race_dir=default_race_dir(plan, runs_base),
+                                          data_dir=app.data_dir, can_go_back=True))
+
+    app.push_screen(RaceDialog(base), chosen)
