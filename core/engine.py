@@ -297,15 +297,22 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = self.run_dir / runlog.CHECKPOINT_FILE
-        self._check_finite_weights()
-        runlog.save_checkpoint(path, self._state())
+        state = self._state()
+        self._check_finite(state)
+        runlog.save_checkpoint(path, state)
         self._last_checkpoint = time.perf_counter()
         return path
 
-    def _check_finite_weights(self) -> None:
-        """Never replace the last good checkpoint with a diverged model: a step whose loss was still
-        finite can leave inf/nan weights behind. One device sync, and checkpoints are rare."""
-        tensors = [t for t in self.model.state_dict().values() if t.is_floating_point()]
+    def _check_finite(self, state: dict[str, Any]) -> None:
+        """Never replace the last good checkpoint with a diverged model. A stop between log records
+        would otherwise save the weights of steps whose losses were never checked; and weights can
+        overflow even when the loss did not. One device sync, and checkpoints are rare."""
+        pending = state["interval"]  # losses of the steps since the last step record
+        bad = (~torch.isfinite(pending)).nonzero()
+        if len(bad):
+            first = int(bad[0])
+            raise NonFiniteLoss(self.global_step - pending.shape[0] + first + 1, self.epoch, float(pending[first]))
+        tensors = [t for t in state["model"].values() if t.is_floating_point()]
         if tensors and not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
             raise NonFiniteLoss(self.global_step, self.epoch, None, what="weights")
 
