@@ -23,6 +23,8 @@ SCHEDULES = ("constant", "onecycle")
 NORMALIZATIONS = ("standard", "unit")  # standard: (x/255 - mean)/std; unit: x/255 like ToTensor()
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_MLP_PARAMETERS = 100_000_000  # 400 MB of float32 weights; far beyond anything MNIST needs
+MAX_LR = 1e30  # far past divergence (1e6 already fails cleanly), still far inside float32's range
+MAX_NAME_LENGTH = 100
 
 
 class ConfigError(ValueError):
@@ -147,7 +149,8 @@ def validate(config: RunConfig) -> RunConfig:
     Validation lives here, not in argparse, so the app's form and the CLI reject exactly
     the same values with exactly the same words.
     """
-    config = replace(config, init=canonical_init(config.init), optimizer=canonical_optimizer(config.optimizer))
+    if isinstance(config.init, str) and isinstance(config.optimizer, str):  # else _choice names the bad value
+        config = replace(config, init=canonical_init(config.init), optimizer=canonical_optimizer(config.optimizer))
     _choice("dataset", config.dataset, DATASETS)
     _choice("model", config.model, MODELS)
     _choice("activation", config.activation, ACTIVATIONS)
@@ -157,10 +160,16 @@ def validate(config: RunConfig) -> RunConfig:
     _choice("device", config.device, DEVICES)
     _choice("normalize", config.normalize, NORMALIZATIONS)
     _finite_positive("learning rate", config.lr)
+    if config.lr > MAX_LR:  # float32 weights: a larger step overflows inside the optimizer itself
+        raise ConfigError(f"invalid learning rate {config.lr!r}: must be at most {MAX_LR:g}")
     _finite_positive("momentum", config.momentum, allow_zero=True)
     if config.momentum >= 1:
         raise ConfigError(f"invalid momentum {config.momentum!r}: must be < 1")
     _finite_positive("weight decay", config.weight_decay, allow_zero=True)
+    if config.weight_decay > MAX_LR:
+        raise ConfigError(f"invalid weight decay {config.weight_decay!r}: must be at most {MAX_LR:g}")
+    if not isinstance(config.batch_norm, bool):
+        raise ConfigError(f"invalid batch norm {config.batch_norm!r}: must be true or false")
     _finite_positive("dropout", config.dropout, allow_zero=True)
     if config.dropout >= 1:
         raise ConfigError(f"invalid dropout {config.dropout!r}: must be < 1")
@@ -176,7 +185,7 @@ def validate(config: RunConfig) -> RunConfig:
     if not isinstance(config.sample_count, int) or not 0 <= config.sample_count <= 64:
         raise ConfigError(f"invalid sample count {config.sample_count!r}: must be 0..64")
     if config.model == "mlp":
-        if not config.hidden:
+        if not isinstance(config.hidden, (tuple, list)) or not config.hidden:
             raise ConfigError("invalid hidden sizes: an MLP needs at least one hidden layer")
         for size in config.hidden:
             _positive_int("hidden size", size)
@@ -185,8 +194,10 @@ def validate(config: RunConfig) -> RunConfig:
         if weights > MAX_MLP_PARAMETERS:  # a typo like 5120000 would otherwise try to allocate tens of GB
             raise ConfigError(f"invalid hidden sizes {','.join(map(str, config.hidden))}: {weights:,} parameters, "
                               f"more than the {MAX_MLP_PARAMETERS:,} allowed")
-    if not config.name or any(c in config.name for c in "/\\\0"):
+    if not isinstance(config.name, str) or not config.name or any(c in config.name for c in "/\\\0"):
         raise ConfigError(f"invalid name {config.name!r}: must be non-empty with no path separators")
+    if len(config.name) > MAX_NAME_LENGTH:  # it becomes part of a directory name
+        raise ConfigError(f"invalid name {config.name[:20]!r}...: at most {MAX_NAME_LENGTH} characters")
     return config
 
 

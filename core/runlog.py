@@ -49,11 +49,13 @@ def create_new_run_dir(name: str, base: Path | None = None) -> Path:
     """
     while True:
         candidate = default_run_dir(name, base)
-        candidate.parent.mkdir(parents=True, exist_ok=True)
         try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
             candidate.mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise RunDirError(f"cannot create run directory {candidate}: {exc.strerror or exc}") from None
         return candidate
 
 

@@ -329,10 +329,9 @@ class CompareScreen(Screen):
             self.refresh_bindings()
 
     def action_export(self) -> None:
-        if self.race_dir is not None:
-            target = self.race_dir / "export"
-        else:
-            target = runlog.default_run_dir("compare", Path("exports"))
+        from core.race_console import default_export_dir  # the CLI's rule: a race exports into RACE_DIR/export
+
+        target = default_export_dir([str(self.race_dir)] if self.race_dir else [str(p) for p in self.compare_paths])
         try:
             written = export(list(self.standings.values()), target)
         except runlog.RunDirError as exc:

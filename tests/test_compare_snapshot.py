@@ -1,0 +1,91 @@
+"""Snapshot (pytest-textual-snapshot) of the comparison screen at 120x40.
+
+The race directory is synthetic: a real race.json from core.race and hand-made events (no
+training), so the picture is the same on every machine. After an intended change:
+`pytest tests/test_compare_snapshot.py --snapshot-update`, then look at the SVG before committing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from core.config import RunConfig
+from core.events import ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, SamplesEvent, StepEvent, to_record
+from core.race import plan_race, write_race_file
+from tui.compare import CompareApp
+
+STEPS, EPOCHS, BATCH, TRAIN = 40, 3, 100, 4000
+# per entrant: how fast its loss falls, where its accuracy tops out, its speed
+ENTRANTS = {"sgd": (30.0, 0.955, 5200.0), "adam": (12.0, 0.975, 4800.0), "adadelta": (18.0, 0.968, 4500.0)}
+
+
+def digit(label: int) -> bytes:
+    """A block whose position encodes the label: deterministic and cheap."""
+    pixels = bytearray(28 * 28)
+    top, left = 4 + (label // 5) * 10, 2 + (label % 5) * 5
+    for r in range(top, top + 8):
+        for c in range(left, left + 4):
+            pixels[r * 28 + c] = 230
+    return bytes(pixels)
+
+
+def entrant_events(config: RunConfig, run_dir: str, speed: float, ceiling: float, rate: float) -> list:
+    total = STEPS * EPOCHS
+    events: list = [ConfigEvent(config=config.to_dict(), run_dir=run_dir, device="cpu",
+                                data_source="MNIST from /data/MNIST/raw", bundled_data=False, train_size=TRAIN,
+                                test_size=1000, steps_per_epoch=STEPS, total_steps=total,
+                                classes=[str(d) for d in range(10)], parameters=101770)]
+    seconds = TRAIN / rate
+    for epoch in range(1, EPOCHS + 1):
+        for i in range(1, STEPS + 1):
+            step = (epoch - 1) * STEPS + i
+            loss = 0.1 + 2.2 * math.exp(-step / speed) + 0.03 * math.sin(step * 1.3)
+            events.append(StepEvent(epoch=epoch, step=step, seen=i * BATCH, epoch_size=TRAIN, loss=loss,
+                                    lr=config.lr, time=round(step * seconds / STEPS, 3), samples_per_s=rate,
+                                    total_steps=total))
+        acc = ceiling - 0.03 / epoch
+        events.append(EpochEvent(epoch=epoch, step=epoch * STEPS, train_loss=0.8 / epoch, train_acc=acc - 0.01,
+                                 test_loss=0.5 / epoch, test_acc=acc, seconds=round(seconds, 3), samples_per_s=rate,
+                                 lr=config.lr, time=round(epoch * (seconds + 0.4), 3)))
+        labels = list(range(10))
+        wrong = {3: 5} if config.optimizer == "sgd" else {}
+        events.append(SamplesEvent(epoch=epoch, indices=labels, labels=labels,
+                                   predictions=[wrong.get(k, k) for k in labels], confidences=[0.9] * 10,
+                                   images=[SamplesEvent.encode_image(digit(k)) for k in labels]))
+        matrix = [[0] * 10 for _ in range(10)]
+        for t in range(10):
+            matrix[t][t] = round(100 * acc)
+            matrix[t][(t + 1) % 10] = 100 - round(100 * acc)
+        events.append(ConfusionEvent(epoch=epoch, matrix=matrix))
+    events.append(EndEvent(status="finished", reason=f"trained {EPOCHS} epochs", epoch=EPOCHS + 1, step=total,
+                           time=round(EPOCHS * (seconds + 0.4), 3), best_test_acc=ceiling - 0.01,
+                           final_test_acc=ceiling - 0.01))
+    return events
+
+
+def synthetic_race(race_dir: Path) -> None:
+    base = RunConfig(name="demo", hidden=(128,), batch_size=BATCH, epochs=EPOCHS)
+    plan = plan_race(base, "optimizer=" + ",".join(ENTRANTS))
+    race_dir.mkdir(parents=True)
+    write_race_file(race_dir, plan, {"created": "2026-11-23T12:00:00+0000"})
+    for entrant in plan.entrants:
+        speed, ceiling, rate = ENTRANTS[entrant.config.optimizer]
+        run_dir = race_dir / entrant.name
+        run_dir.mkdir()
+        events = entrant_events(entrant.config, str(run_dir), speed, ceiling, rate)
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(to_record(e)) + "\n" for e in events))
+
+
+@pytest.fixture
+def demo_race(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # relative paths keep the tmp dir's name out of the picture
+    synthetic_race(Path("race-demo"))
+    return Path("race-demo")
+
+
+def test_compare_screen_120x40(snap_compare, demo_race):
+    assert snap_compare(CompareApp(compare_paths=[demo_race]), terminal_size=(120, 40))
