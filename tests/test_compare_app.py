@@ -135,3 +135,28 @@ async def test_finished_race_opens_read_only_with_the_same_leaderboard(tiny_data
         await pilot.press("e")
         await pilot.pause()
         assert (tmp_path / "race" / "export" / "epochs.csv").is_file()
+
+
+async def test_compare_follows_a_live_run_as_its_log_grows(tmp_path):
+    """Read-only like --watch: records appended after opening show up at the next poll."""
+    from test_compare_snapshot import synthetic_race
+
+    synthetic_race(tmp_path / "race")
+    log = tmp_path / "race" / "optimizer-adam" / "metrics.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    first_epoch = next(i for i, line in enumerate(lines) if '"type": "epoch"' in line)
+    log.write_text("".join(lines[:first_epoch]) + lines[first_epoch][:20])  # a half-written epoch record
+    app = CompareApp(compare_paths=[tmp_path / "race"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.compare_screen
+        await pilot.pause()
+        adam = screen.standings["optimizer-adam"]
+        assert adam.status == "running" and adam.epochs == [] and adam.losses
+        assert {row[1]: row[9] for row in board_rows(screen)}["optimizer-adam"] == "running"
+        with log.open("a") as fh:
+            fh.write(lines[first_epoch][20:] + "".join(lines[first_epoch + 1:]))
+        screen.poll()
+        await pilot.pause()
+        assert adam.status == "finished" and adam.epoch_reached == 3
+        assert {row[1]: row[9] for row in board_rows(screen)}["optimizer-adam"] == "finished"
+        assert len(screen.acc_chart.series["optimizer-adam"].xs) == 3

@@ -120,3 +120,17 @@ def test_race_dir_that_exists_is_refused_before_training(tiny_data, tmp_path):
     (tmp_path / "r" / "keep.txt").write_text("x")
     code, _, err = run_main(["--no-ui", "--race", "seed=1,2", "--data-dir", str(tiny_data), "--run-dir", str(tmp_path / "r")])
     assert code == 1 and "race directory" in err and "already exists" in err
+
+
+def test_race_and_compare_without_no_ui_open_the_compare_app(monkeypatch, init_race):
+    import core.cli
+
+    calls = []
+    monkeypatch.setattr(core.cli, "_start_app", lambda **kwargs: calls.append(kwargs) or 0)
+    assert main(["--race", "optimizer=sgd,adam", "--model", "linear", "--run-dir", "somewhere"]) == 0
+    assert calls[-1]["race"].field == "optimizer" and str(calls[-1]["run_dir"]) == "somewhere"
+    assert [e.config.optimizer for e in calls[-1]["race"].entrants] == ["sgd", "adam"]
+    race_dir = init_race[0]
+    assert main(["--compare", str(race_dir), str(race_dir.parent)]) == 1  # the second is no run: refused first
+    assert main(["--compare", str(race_dir)]) == 0
+    assert calls[-1]["compare"] == [race_dir]
