@@ -50,10 +50,13 @@ def create_new_run_dir(name: str, base: Path | None = None) -> Path:
     while True:
         candidate = default_run_dir(name, base)
         try:
-            candidate.parent.mkdir(parents=True, exist_ok=True)
+            if not candidate.parent.is_dir():
+                candidate.parent.mkdir(parents=True)
             candidate.mkdir()
         except FileExistsError:
-            continue
+            if not candidate.parent.is_dir():
+                raise RunDirError(f"cannot create run directory {candidate}: {candidate.parent} is not a directory") from None
+            continue  # another run took this name a moment ago; default_run_dir picks the next suffix
         except OSError as exc:
             raise RunDirError(f"cannot create run directory {candidate}: {exc.strerror or exc}") from None
         return candidate
