@@ -8,6 +8,7 @@ loadable checkpoint and an "end" record in metrics.jsonl.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import threading
@@ -329,13 +330,13 @@ class Trainer:
             self._discard_empty_run_dir()
             return self._finish("failed", str(exc), exc)
         self._t0 = time.perf_counter()
-        self.emit(ConfigEvent(
-            config=self.config.to_dict(), run_dir=str(self.run_dir), device=str(self.device),
-            data_source=self.data.source, bundled_data=self.data.bundled, train_size=self.data.train_size,
-            test_size=self.data.test_size, steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
-            classes=list(self.data.classes), start_epoch=self.epoch, start_step=self.global_step,
-            resumed=self.resume_requested, versions=library_versions(), parameters=parameter_count(self.model)))
         try:
+            self.emit(ConfigEvent(
+                config=self.config.to_dict(), run_dir=str(self.run_dir), device=str(self.device),
+                data_source=self.data.source, bundled_data=self.data.bundled, train_size=self.data.train_size,
+                test_size=self.data.test_size, steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
+                classes=list(self.data.classes), start_epoch=self.epoch, start_step=self.global_step,
+                resumed=self.resume_requested, versions=library_versions(), parameters=parameter_count(self.model)))
             if not self.resume_requested:
                 self.save_checkpoint()
             self._last_checkpoint = time.perf_counter()
@@ -347,14 +348,17 @@ class Trainer:
             if self._stop_status is not None:
                 checkpoint = self.save_checkpoint()
                 return self._finish(self._stop_status, self._stop_reason, checkpoint=checkpoint)
-            checkpoint = self.save_checkpoint()
+            checkpoint = self.run_dir / runlog.CHECKPOINT_FILE  # written at the end of the last epoch
             return self._finish("finished", f"trained {self.config.epochs} epochs", checkpoint=checkpoint)
         except NonFiniteLoss as exc:
             lr = self.optimizer.param_groups[0]["lr"]
             reason = f"{exc}; the last good checkpoint is kept; try a lower learning rate than {lr:g}"
             return self._finish("failed", reason, exc, checkpoint=self.run_dir / runlog.CHECKPOINT_FILE)
-        except OSError as exc:
-            return self._finish("failed", f"cannot write to {self.run_dir}: {exc.strerror or exc}", exc)
+        except OSError as exc:  # e.g. a full disk; the previous checkpoint is intact (atomic writes)
+            checkpoint = self.run_dir / runlog.CHECKPOINT_FILE
+            hint = f"; the last checkpoint is kept: make room, then --resume {self.run_dir}" if checkpoint.exists() else ""
+            return self._finish("failed", f"cannot write to {self.run_dir}: {exc.strerror or exc}{hint}", exc,
+                                checkpoint=checkpoint)
         except Exception as exc:  # a bug or e.g. CUDA out of memory: still end the log, then let the caller report it
             self._finish("failed", f"internal error: {type(exc).__name__}: {exc}", exc)
             raise
@@ -366,13 +370,18 @@ class Trainer:
                        checkpoint=str(checkpoint) if checkpoint and checkpoint.exists() else None,
                        best_test_acc=self.best_test_acc, final_test_acc=self.last_test_acc)
         self.error = exc
-        try:
-            self.emit(end)
-        except OSError:
-            pass  # the disk that failed us may also refuse the end record; the caller still gets it
-        finally:
-            if self._log is not None:
-                self._log.close()
+        if self._log is not None:
+            try:
+                self._log(end)
+            except OSError as write_error:  # the sinks and the caller still get the end record
+                if end.status != "failed":  # a log without its end record is a failed write like any other
+                    hint = f"; the last checkpoint is kept: make room, then --resume {self.run_dir}"
+                    end = dataclasses.replace(end, status="failed", reason=(
+                        f"cannot write to {self.run_dir}: {write_error.strerror or write_error}{hint}"))
+                    self.error = write_error
+            self._log.close()
+        for sink in self.sinks:
+            sink(end)
         return end
 
     def _discard_empty_run_dir(self) -> None:

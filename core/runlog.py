@@ -145,9 +145,15 @@ def read_config(run_dir: Path) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    import io
+
     import torch  # imported here so the app can tail a log without loading torch
 
-    atomic_write_bytes(path, lambda fh: torch.save(state, fh))
+    # Serialise in memory first: torch.save into a file that fails mid-write (a full disk) raises
+    # an opaque RuntimeError ("unexpected pos"); writing the bytes ourselves keeps it an OSError.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, lambda fh: fh.write(buffer.getbuffer()))
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -198,8 +204,13 @@ class RunLog:
             os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        """Close (and unlock) the log. Records are flushed as they are written, so a close can
+        only fail over a record whose write already failed (a full disk) and was reported."""
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
