@@ -71,6 +71,12 @@ def test_signal_finishes_step_checkpoints_exits_130_and_resumes(tiny_data, tmp_p
     run_dir = tmp_path / "run"
     proc = start_cli(long_run_args(tiny_data, run_dir), tmp_path)
     first = read_until_step(proc)
+    if signum == signal.SIGINT:  # while it runs, a second process may not resume the same run
+        from core.cli import main
+
+        capsys.readouterr()
+        assert main(["--resume", str(run_dir), "--no-ui"]) == 1
+        assert "is in use by another running mnist-tui" in capsys.readouterr().err
     proc.send_signal(signum)
     records, err = finish(proc)
 
@@ -88,13 +94,13 @@ def test_signal_finishes_step_checkpoints_exits_130_and_resumes(tiny_data, tmp_p
     steps = [r["step"] for r in logged if r["type"] == "step"]
     assert steps == list(range(1, end["step"] + 1)), "log interval 1: every finished step was logged, none lost"
     assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
-    assert end["step"] < 19, "stopped inside epoch 1"
 
-    resumed = resume_in_process(run_dir, capsys, "--epochs", "1")
+    epochs = end["epoch"]  # finish the epoch it was stopped in
+    resumed = resume_in_process(run_dir, capsys, "--epochs", str(epochs))
     assert resumed[0]["type"] == "config" and resumed[0]["resumed"] and resumed[0]["start_step"] == end["step"]
     assert resumed[-1]["status"] == "finished"
     steps = [r["step"] for r in iter_records(run_dir / METRICS_FILE) if r["type"] == "step"]
-    assert steps == list(range(1, 20)), "the resumed log continues exactly where the interrupted one stopped"
+    assert steps == list(range(1, 19 * epochs + 1)), "the resumed log continues exactly where the interrupted one stopped"
 
 
 def test_second_signal_forces_exit_and_keeps_checkpoint_loadable(tiny_data, tmp_path, capsys):
