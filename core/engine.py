@@ -216,8 +216,8 @@ class Trainer:
         self._epoch_correct = torch.zeros((), dtype=torch.long, device=self.device)
         self._epoch_seen = 0
         self._epoch_time = 0.0
-        self._interval = torch.zeros(self.log_every, device=self.device)
-        self._interval_n = 0
+        self._losses: list[torch.Tensor] = []  # this log interval's step losses, still on the device
+        self._outputs: list[torch.Tensor] = []  # logits of the steps not yet scored for train accuracy
         ckpt_path = self.run_dir / runlog.CHECKPOINT_FILE
         if self.resume_requested:
             self._restore(runlog.load_checkpoint(ckpt_path, map_location=self.device))
@@ -232,6 +232,7 @@ class Trainer:
 
     def _state(self) -> dict[str, Any]:
         """Everything needed to continue bit-identically: weights, optimizer, RNGs, epoch position."""
+        self._count_correct()
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
@@ -245,7 +246,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
             "epoch_loss": self._epoch_loss.cpu(), "epoch_correct": self._epoch_correct.cpu(),
             "epoch_seen": self._epoch_seen, "epoch_time": self._epoch_time,
-            "interval": self._interval[:self._interval_n].cpu(),
+            "interval": torch.stack(self._losses).cpu() if self._losses else torch.zeros(0),
             "elapsed": self._elapsed(),
             "best_test_acc": self.best_test_acc, "last_test_acc": self.last_test_acc,
             "lr": self.optimizer.param_groups[0]["lr"],
@@ -289,9 +290,7 @@ class Trainer:
         self._epoch_correct = state["epoch_correct"].to(self.device)
         self._epoch_seen = int(state["epoch_seen"])
         self._epoch_time = float(state.get("epoch_time", 0.0))
-        saved_interval = state["interval"].to(self.device)
-        self._interval_n = int(saved_interval.shape[0])
-        self._interval[:self._interval_n] = saved_interval
+        self._losses[:] = state["interval"].to(self.device).unbind(0)
         self._elapsed_before = float(state.get("elapsed", 0.0))
         self.best_test_acc = state.get("best_test_acc")
         self.last_test_acc = state.get("last_test_acc")
@@ -421,20 +420,27 @@ class Trainer:
         return self._stop_status is None
 
     def _train_epoch(self) -> bool:
-        """Run the rest of the current epoch; False if a stop was requested."""
+        """Run the rest of the current epoch; False if a stop was requested.
+
+        A step adds to the bare loop only two detaches and two list appends: the interval's losses
+        are summed and read back once per log interval, and the logits are scored against their
+        labels once per epoch (or when a checkpoint needs the count), so no step waits on the device
+        and none pays for extra small ops. The position is kept in a local and written back before
+        anything that reads it (a flush, the controls, a checkpoint).
+        """
         if self.perm is None:
             self._new_epoch_order()
         model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
         x_all, y_all, perm = self.data.train_x, self.data.train_y, self.perm
         bs, steps, log_every = self.config.batch_size, self.steps_per_epoch, self.log_every
-        interval, correct = self._interval, self._epoch_correct
-        n = self._interval_n
+        losses, outputs = self._losses, self._outputs
+        n, batch = len(losses), self.batch
         self._interval_t0 = time.perf_counter()
         self._interval_seen = 0
         self._epoch_t0 = time.perf_counter()
         model.train()
-        while self.batch < steps:
-            index = perm[self.batch * bs:(self.batch + 1) * bs]
+        while batch < steps:
+            index = perm[batch * bs:(batch + 1) * bs]
             x, y = x_all[index], y_all[index]
             out = model(x)
             loss = F.cross_entropy(out, y)
@@ -443,48 +449,70 @@ class Trainer:
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            interval[n] = loss.detach()
-            correct += (out.argmax(1) == y).sum()
+            losses.append(loss.detach())
+            outputs.append(out.detach())
+            batch += 1
             n += 1
-            self.batch += 1
-            self.global_step += 1
-            self._epoch_seen += y.shape[0]
-            self._interval_seen += y.shape[0]
-            if n == log_every or self.batch == steps:
-                self._interval_n = n
+            if n == log_every or batch == steps:
+                self._advance(batch)
                 self._flush_interval()
                 n = 0
                 scheduler = self.scheduler
             if self._control_pending:
-                self._interval_n = n
+                self._advance(batch)
                 if not self._handle_controls():
                     self._epoch_time += time.perf_counter() - self._epoch_t0
                     return False
                 scheduler = self.scheduler
-        self._interval_n = n
+        self._advance(batch)
+        self._count_correct()
         self._epoch_time += time.perf_counter() - self._epoch_t0
         return True
 
+    def _advance(self, batch: int) -> None:
+        """Move the run's position (batch, step, images seen) up to `batch` of this epoch."""
+        done = batch - self.batch
+        if done:
+            size, bs = self.data.train_size, self.config.batch_size
+            seen = min(batch * bs, size) - min(self.batch * bs, size)
+            self.batch = batch
+            self.global_step += done
+            self._epoch_seen += seen
+            self._interval_seen += seen
+
+    def _count_correct(self) -> None:
+        """Add the kept logits' correct predictions to the epoch's count: one pass on the device."""
+        outputs = self._outputs
+        if not outputs:
+            return
+        logits = torch.cat(outputs)
+        start = (self.batch - len(outputs)) * self.config.batch_size
+        labels = self.data.train_y[self.perm[start:start + logits.shape[0]]]
+        self._epoch_correct += (logits.argmax(1) == labels).sum()
+        outputs.clear()
+
     def _flush_interval(self) -> None:
         """Read the interval's losses back (the only host sync in training) and emit a step event."""
-        n = self._interval_n
-        losses = self._interval[:n]
-        bs = self.config.batch_size
-        last_bs = self.data.train_size - (self.steps_per_epoch - 1) * bs
-        weighted = losses.sum() * bs
-        if self.batch == self.steps_per_epoch and last_bs != bs:
-            weighted = weighted + losses[n - 1] * (last_bs - bs)
-        self._epoch_loss += weighted
-        mean = (losses.sum() / n).item()
-        if not math.isfinite(mean):
-            bad = int((~torch.isfinite(losses)).nonzero()[0])
+        losses = self._losses
+        n = len(losses)
+        stacked = torch.stack(losses)
+        total = stacked.sum().item()
+        if not math.isfinite(total):
+            bad = int((~torch.isfinite(stacked)).nonzero()[0])
             step = self.global_step - n + bad + 1
-            raise NonFiniteLoss(step, self.epoch, float(losses[bad]))
+            raise NonFiniteLoss(step, self.epoch, float(stacked[bad]))
+        bs = self.config.batch_size
+        weighted = total * bs
+        last_bs = self.data.train_size - (self.steps_per_epoch - 1) * bs
+        if self.batch == self.steps_per_epoch and last_bs != bs:
+            weighted += losses[-1].item() * (last_bs - bs)  # the epoch's last batch is smaller
+        self._epoch_loss += weighted
+        losses.clear()
         now = time.perf_counter()
         rate = self._interval_seen / max(now - self._interval_t0, 1e-9)
-        self._interval_t0, self._interval_seen, self._interval_n = now, 0, 0
+        self._interval_t0, self._interval_seen = now, 0
         self.emit(StepEvent(epoch=self.epoch, step=self.global_step, seen=min(self.batch * bs, self.data.train_size),
-                            epoch_size=self.data.train_size, loss=mean, lr=self.optimizer.param_groups[0]["lr"],
+                            epoch_size=self.data.train_size, loss=total / n, lr=self.optimizer.param_groups[0]["lr"],
                             time=round(self._elapsed(), 3), samples_per_s=round(rate, 1),
                             total_steps=self.total_steps))
         if now - self._last_checkpoint >= self.checkpoint_every_s:
