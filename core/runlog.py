@@ -256,8 +256,10 @@ class MetricsTail:
         except OSError:
             self.missing = True
             return []
-        self.missing = False
-        if self._inode is not None and (stat.st_ino != self._inode or stat.st_size < self._offset):
+        came_back, self.missing = self.missing, False
+        # A file that was gone and is back is a new file even if the file system reused its inode
+        # number (common right after a delete), so it is read from the start like a replaced one.
+        if self._inode is not None and (came_back or stat.st_ino != self._inode or stat.st_size < self._offset):
             self._offset, self._partial, self.restarted = 0, b"", True
         self._inode = stat.st_ino
         if stat.st_size == self._offset:
