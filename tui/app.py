@@ -467,13 +467,13 @@ class MnistApp(App[int]):
         if steps:
             self._apply_steps(steps)
         if charts_dirty:
-            self.acc_chart.refresh()
+            self.acc_chart.request_redraw()
 
     def _apply_steps(self, steps: list[StepEvent]) -> None:
         self.loss_chart.add("loss", [s.step for s in steps], [s.loss for s in steps])
-        self.loss_chart.refresh()
+        self.loss_chart.request_redraw()
         for s in steps:
-            self.run_log.add(s.time, step_line(s))
+            self.run_log.add(s.time, step_line(s), urgent=False)
         last = steps[-1]
         self._clock, self._lr = last.time, last.lr
         status = self.status
@@ -490,7 +490,7 @@ class MnistApp(App[int]):
         elif isinstance(event, EpochEvent):
             self._clock = event.time
             self.acc_chart.add_epoch("", event.epoch, event.train_acc, event.test_acc)
-            log.add(event.time, epoch_line(event, self._test_size), "bold")
+            log.add(event.time, epoch_line(event, self._test_size), "bold", urgent=False)
         elif isinstance(event, SamplesEvent):
             self.samples.show_samples(event, self._class_names)
         elif isinstance(event, ConfusionEvent):

@@ -2,9 +2,13 @@
 
 The Trainer calls a sink synchronously from its loop, so this must be cheap and must never
 touch a widget. Step events are the only high-rate ones: they are buffered and posted as one
-StepBatch at most every `min_interval` seconds (default 0.1 s, i.e. <= 10 refreshes a second
+StepBatch at most every `min_interval` seconds (so <= 1/min_interval refreshes a second
 whatever the step rate). A batch is also flushed at the end of each epoch and before any
 other event, so order is kept and nothing is held back across an evaluation or a pause.
+
+The default interval is 0.2 s (<= 5 posts a second): each post costs the UI thread a frame
+(a few ms of Python holding the GIL the training thread needs), and a progress bar gains
+nothing from more; benchmarks/app_overhead.py measures the cost.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ Post = Callable[[Message], object]
 class EventBridge:
     """A `core.events.Sink` that posts RunEvent / StepBatch messages through `post`."""
 
-    def __init__(self, post: Post, min_interval: float = 0.1,
+    def __init__(self, post: Post, min_interval: float = 0.2,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._post = post
         self.min_interval = min_interval

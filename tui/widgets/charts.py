@@ -9,6 +9,7 @@ series per chart leave room for a compare view (one series per run).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -76,6 +77,9 @@ class SeriesChart(PlotextPlot):
         self.ylabel = ylabel
         self.empty = empty
         self.series: dict[str, Series] = {}
+        self.min_redraw_s = 2.0
+        self._last_draw = float("-inf")
+        self._redraw_timer = None
 
     def add(self, name: str, xs: Sequence[float], ys: Sequence[float], *, marker: str = "braille",
             color: str | None = None) -> None:
@@ -94,7 +98,25 @@ class SeriesChart(PlotextPlot):
         series = self.series.get(name)
         return len(series.xs) if series else 0
 
+    def request_redraw(self) -> None:
+        """Redraw now, or once `min_redraw_s` has passed since the last drawing.
+
+        A plotext figure is built in pure Python (10-40 ms for a large chart), on the UI thread,
+        holding the GIL the training thread also needs; a loss curve gains nothing from more
+        than one redraw every two seconds, so live updates go through here rather than refresh().
+        """
+        wait = self.min_redraw_s - (time.monotonic() - self._last_draw)
+        if wait <= 0:
+            self.refresh()
+        elif self._redraw_timer is None:
+            self._redraw_timer = self.set_timer(wait, self._timed_redraw)
+
+    def _timed_redraw(self) -> None:
+        self._redraw_timer = None
+        self.refresh()
+
     def render(self) -> RenderableType:
+        self._last_draw = time.monotonic()
         self._draw()
         return super().render()
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -43,30 +41,32 @@ class ConfusionMatrix(Static):
         self.update(self.PLACEHOLDER)
 
     def show_matrix(self, epoch: int, matrix: list[list[int]], classes: Sequence[str]) -> None:
+        same_shape = self.matrix is not None and len(self.matrix) == len(matrix)
         self.matrix, self.epoch = matrix, epoch
-        self.update(render_matrix(epoch, matrix, classes))
+        # a new epoch's matrix has the same size as the last one: no screen layout needed
+        self.update(render_matrix(epoch, matrix, classes), layout=not same_shape)
 
 
-def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str]) -> RenderableType:
+def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str]) -> Text:
+    """One Text with fixed-width columns (a Table would be re-measured at every screen layout)."""
     names = [c[:LABEL_CHARS] for c in classes]
-    width = max(4, len(str(max((max(r) for r in matrix), default=0))))
-    table = Table(box=None, padding=(0, 0, 0, 1), show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("", justify="left", no_wrap=True)  # true class; the title names the axes
-    for name in names:
-        table.add_column(name, justify="right", min_width=width, no_wrap=True)
-    for t, row in enumerate(matrix):
-        total = max(sum(row), 1)
-        cells = []
-        for p, count in enumerate(row):
-            if p == t:
-                cells.append(Text(str(count), style="bold green"))
-            elif count == 0:
-                cells.append(Text("·", style="dim"))
-            else:
-                cells.append(Text(str(count), style="bold red" if count / total >= 0.02 else "red"))
-        table.add_row(Text(names[t], style="bold"), *cells)
+    cell = max(4, len(str(max((max(r) for r in matrix), default=0)))) + 1
+    label = max(len(n) for n in names) if names else 1
     total = sum(map(sum, matrix))
     correct = sum(row[i] for i, row in enumerate(matrix))
-    title = Text(f"epoch {epoch}: {correct}/{total} right ({correct / max(total, 1):.2%})\n"
-                 f"rows: true class · columns: predicted", style="bold")
-    return Group(title, table)
+    text = Text(f"epoch {epoch}: {correct}/{total} right ({correct / max(total, 1):.2%})\n"
+                f"rows: true class · columns: predicted\n", style="bold")
+    text.append(" " * label + "".join(n.rjust(cell) for n in names) + "\n", style="bold")
+    for t, row in enumerate(matrix):
+        row_total = max(sum(row), 1)
+        text.append(names[t].ljust(label), style="bold")
+        for p, count in enumerate(row):
+            if p == t:
+                text.append(str(count).rjust(cell), style="bold green")
+            elif count == 0:
+                text.append("·".rjust(cell), style="dim")
+            else:
+                text.append(str(count).rjust(cell), style="bold red" if count / row_total >= 0.02 else "red")
+        if t < len(matrix) - 1:
+            text.append("\n")
+    return text

@@ -1,14 +1,14 @@
 """The status bar: state, progress, epoch/step, samples per second, ETA, device and data source.
 
 Each datum is a reactive, so the app just assigns values; Textual folds the assignments of
-one batch into a single repaint. When the bundled sample is in use a third, highlighted line
-says so and how to get the full data set.
+one batch into a single repaint. The progress bar is '█' done and '░' to do, legible without
+colour. When the bundled sample is in use a third, highlighted line says so and how to get
+the full data set.
 """
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -22,22 +22,6 @@ STATE_STYLES = {
 }
 STATE_MARKS = {"running": "▶", "paused": "⏸", "failed": "✗", "finished": "✓", "stopped": "■",
                "interrupted": "■", "watching": "◉"}
-
-
-class ProgressText:
-    """A bar of '█' (done) and '░' (to do) that fills the width it is given: legible without colour."""
-
-    def __init__(self, done: int, total: int) -> None:
-        self.fraction = min(max(done / total, 0.0), 1.0) if total else 0.0
-
-    def __rich_console__(self, console, options):
-        width = max(options.max_width, 1)
-        filled = int(round(self.fraction * width))
-        yield Text("█" * filled, style="green") + Text("░" * (width - filled), style="dim")
-
-
-def progress_bar(done: int, total: int) -> ProgressText:
-    return ProgressText(done, total)
 
 
 class StatusBar(Widget):
@@ -61,19 +45,28 @@ class StatusBar(Widget):
     run_dir: reactive[str] = reactive("")
 
     def render(self) -> RenderableType:
+        """Plain Text assembled by hand: this repaints up to 10 times a second, so no tables."""
+        width = max(self.size.width - 2, 20)
         state = self.state
         head = Text(f"{STATE_MARKS.get(state, '●')} {state}", style=STATE_STYLES.get(state, "bold"))
         if self.note:
             head.append(f" {self.note}", style="italic")
-        line1 = Table.grid(padding=(0, 1), expand=True)
-        line1.add_column(no_wrap=True)
-        line1.add_column(ratio=1)
-        line1.add_column(no_wrap=True, justify="right")
-        pct = 100.0 * self.step / self.total_steps if self.total_steps else 0.0
-        eta = format_duration(self.eta_s) if self.eta_s is not None and state == "running" else "--:--"
-        where = (f"epoch {self.epoch}/{self.epochs}  step {self.step:,}/{self.total_steps:,}  {pct:3.0f}%  ETA {eta}"
-                 if self.total_steps else "")
-        line1.add_row(head, progress_bar(self.step, self.total_steps) if self.total_steps else Text(""), Text(where))
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append_text(head)
+        if self.total_steps:
+            pct = 100.0 * self.step / self.total_steps
+            eta = format_duration(self.eta_s) if self.eta_s is not None and state == "running" else "--:--"
+            where = f"epoch {self.epoch}/{self.epochs}  step {self.step:,}/{self.total_steps:,}  {pct:3.0f}%  ETA {eta}"
+            room = width - head.cell_len - len(where) - 2
+            if room >= 6:
+                filled = int(round(min(max(self.step / self.total_steps, 0.0), 1.0) * room))
+                line.append(" ")
+                line.append("█" * filled, style="green")
+                line.append("░" * (room - filled), style="dim")
+                line.append(" ")
+            else:
+                line.append("  ")
+            line.append(where)
         rate = f"{self.samples_per_s:,.0f} samples/s" if self.samples_per_s else "- samples/s"
         parts = [rate]
         if self.device:
@@ -82,9 +75,9 @@ class StatusBar(Widget):
             parts.append(self.data_source)
         if self.run_dir:
             parts.append(f"run {self.run_dir}")
-        line2 = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
-        if not self.bundled:
-            return Group(line1, line2)
-        notice = Text("⚠ bundled sample data, not the full set: pass --data-dir DIR or set MNIST_TUI_DATA",
-                      style="bold black on yellow", no_wrap=True, overflow="ellipsis")
-        return Group(line1, line2, notice)
+        line.append("\n" + " · ".join(parts))
+        if self.bundled:
+            line.append("\n")
+            line.append("⚠ bundled sample data, not the full set: pass --data-dir DIR or set MNIST_TUI_DATA",
+                        style="bold black on yellow")
+        return line
