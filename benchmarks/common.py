@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import core  # noqa: E402,F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
 import torch  # noqa: E402
 
 from core import data as data_mod  # noqa: E402

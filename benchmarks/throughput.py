@@ -38,6 +38,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from core import data as data_mod  # noqa: E402
+from core import perf  # noqa: E402
 from core.config import PRESETS, RunConfig  # noqa: E402
 from core.console import ConsolePrinter  # noqa: E402
 from core.engine import Trainer, resolve_device  # noqa: E402
@@ -82,11 +83,13 @@ class PresetResult:
 
 
 def build(config: RunConfig, device: torch.device, total_steps: int):
-    """Model, optimizer and schedule exactly as Trainer._setup makes them (same seed, same order)."""
+    """Model, optimizer and schedule exactly as Trainer._setup makes them (same seed, same order,
+    same memory layout); the thread count is set once per preset for all three loops."""
     torch.manual_seed(config.seed)
     model = build_model(config)
     initialise(model, config.init)
     model.to(device)
+    model = perf.Settings(config, model, device).prepare_model(model)
     optimizer = build_optimizer(model, config)
     return model, optimizer, build_scheduler(optimizer, config, total_steps)
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from core import data as data_mod
+from core import perf
 from core import runlog
 from core.config import ConfigError, RunConfig, validate
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, Sink,
@@ -205,6 +206,9 @@ class Trainer:
         self.model = build_model(config)
         initialise(self.model, config.init)
         self.model.to(self.device)
+        self.perf = perf.Settings(config, self.model, self.device)  # threads, memory layout: see core/perf.py
+        self.perf.apply_threads()
+        self.model = self.perf.prepare_model(self.model)
         self.optimizer = build_optimizer(self.model, config)
         self.scheduler = build_scheduler(self.optimizer, config, self.total_steps)
         self.shuffle_gen = torch.Generator().manual_seed(config.seed)
@@ -224,7 +228,7 @@ class Trainer:
         else:
             runlog.write_config(self.run_dir, {
                 "config": config.to_dict(), "data_dir": self.data_dir, "data_source": data.source,
-                "device": str(self.device), "versions": library_versions(),
+                "device": str(self.device), "speed": self.perf.describe(), "versions": library_versions(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         self._log = runlog.RunLog(self.run_dir)  # also locks the run dir against a second writer
         if self.resume_requested:
@@ -364,6 +368,8 @@ class Trainer:
 
     def _finish(self, status: str, reason: str, exc: BaseException | None = None,
                 checkpoint: Path | None = None) -> EndEvent:
+        if getattr(self, "perf", None) is not None:
+            self.perf.restore_threads()  # the thread count is process-wide; the next run picks its own
         end = EndEvent(status=status, reason=reason, epoch=self.epoch, step=self.global_step,
                        time=round(self._elapsed() if hasattr(self, "_elapsed_before") else 0.0, 3),
                        checkpoint=str(checkpoint) if checkpoint and checkpoint.exists() else None,

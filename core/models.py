@@ -50,16 +50,20 @@ def cnn(config: RunConfig) -> nn.Module:
 
 
 def fast_cnn(config: RunConfig) -> nn.Module:
-    """A small CNN sized for reaching 99% on a 2-core CPU in the least wall time.
+    """The "fast" preset's network, sized for 99% on a 2-core CPU in the least wall time.
 
-    Batch norm lets it take a high one-cycle learning rate; 5x5 convs on 28x28 then a pool
-    keep the FLOPs low while seeing enough context.
+    Three conv3x3 blocks of 16/32/64 channels (29k parameters). Each block pools straight after
+    its convolution, so batch norm and ReLU touch a quarter of the pixels: on the CPU those
+    memory-bound ops cost as much as the convolutions (an epoch took 16 instead of 25
+    CPU-seconds against conv-BN-ReLU-pool, at the same accuracy). Max-pool before an affine BN is
+    a different model, not a reordering, and it trains as well. Batch norm is what lets one-cycle
+    run at a high learning rate, which is what makes a single epoch enough.
     """
-    return nn.Sequential(
-        nn.Conv2d(1, 24, 5, padding=2, bias=False), nn.BatchNorm2d(24), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(24, 48, 5, padding=2, bias=False), nn.BatchNorm2d(48), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(7 * 7 * 48, 10),
-    )
+    def block(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True)]
+
+    return nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 64), nn.Flatten(), nn.Linear(3 * 3 * 64, 10))
 
 
 MODELS: dict[str, Callable[[RunConfig], nn.Module]] = {

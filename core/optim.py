@@ -61,6 +61,8 @@ def initialise(model: nn.Module, init: str) -> None:
 def build_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
     """None for a constant lr; one-cycle for the fast preset (warm-up then anneal, per step)."""
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps, 1),
+        # One step more than the run takes: OneCycleLR extrapolates past its last step, and the lr it
+        # computes after the run's final step (shown in the last records) would come out negative.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps, 1) + 1,
                                                    pct_start=0.25, anneal_strategy="linear")
     return None

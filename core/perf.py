@@ -1,0 +1,83 @@
+"""Speed settings the engine applies around a run: CPU threads and the conv memory layout.
+
+Each rule here is a measurement (benchmarks/results/throughput-*.md, time-to-accuracy-*.md),
+made on the 2-core development machine that four other engineers' tests kept busy:
+
+- OpenMP's default "active" wait makes idle pool threads spin; when another process holds the
+  other core, every parallel op waits a scheduler slice for the descheduled thread. Two torch
+  threads then ran 2-4x *slower* than one (fast-cnn: 86 s vs 23 s for an epoch). With
+  OMP_WAIT_POLICY=PASSIVE they sleep instead, and two threads beat one again under load (17 s)
+  and lose nothing measurable on conv models when the machine is quiet. core/__init__.py sets it
+  (the OpenMP runtime reads it once, when torch is first imported); a user's own value wins.
+- Linear models and MLPs do too little work per op to gain from a second thread on a small CPU
+  (each op is a few microseconds; waking a thread costs about as much), so on machines with at
+  most SMALL_CPU_CORES cores they train on one thread. The thread count changes float rounding,
+  so it is a fixed rule of the model and the machine, never of the load: a seed reproduces.
+- channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
+  epoch took 18 CPU-seconds instead of 29 on this CPU. CUDA is left as it is until measured.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from core.config import RunConfig
+
+SMALL_CPU_CORES = 2
+WAIT_POLICY_ENV = ("OMP_WAIT_POLICY", "PASSIVE")
+THREADS_ENV = "MNIST_TUI_THREADS"  # a user's explicit intra-op thread count, for any model
+
+
+def has_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def cpu_threads(config: RunConfig, model: nn.Module, cores: int | None = None) -> int | None:
+    """The intra-op thread count a CPU run should use, or None to leave torch's setting alone."""
+    explicit = os.environ.get(THREADS_ENV, "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None  # the user chose; respect it
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    if cores <= SMALL_CPU_CORES and not has_conv(model):
+        return 1
+    return None
+
+
+def use_channels_last(model: nn.Module, device: torch.device) -> bool:
+    return device.type == "cpu" and has_conv(model)
+
+
+class Settings:
+    """Applies the rules to one run and undoes the process-wide part (threads) afterwards."""
+
+    def __init__(self, config: RunConfig, model: nn.Module, device: torch.device) -> None:
+        self.threads = cpu_threads(config, model) if device.type == "cpu" else None
+        self.channels_last = use_channels_last(model, device)
+        self._threads_before: int | None = None
+
+    def apply_threads(self) -> None:
+        if self.threads is not None and self.threads != torch.get_num_threads():
+            self._threads_before = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+
+    def restore_threads(self) -> None:
+        if self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Same weights and math; only the memory layout of conv weights (and so activations) changes."""
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
+    def describe(self) -> str:
+        parts = [f"{torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''}"]
+        if self.channels_last:
+            parts.append("channels_last")
+        return ", ".join(parts)
