@@ -39,9 +39,10 @@ def cpu_name() -> str:
 
 
 def machine_line(device: torch.device) -> str:
-    """CPU (and GPU), core count, torch threads and versions: enough to compare two results files."""
+    """CPU (and GPU), core count and versions: enough to compare two results files. The thread
+    count is per run (core/perf.py picks it per model), so the tables show it per row."""
     gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
-    return (f"{cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} torch threads{gpu}; "
+    return (f"{cpu_name()} ({os.cpu_count()} cores){gpu}; "
             f"torch {torch.__version__}, Python {platform.python_version()}, {platform.system()}")
 
 
@@ -68,11 +69,6 @@ class LoadLog:
             return "not available"
         return (f"1-min load average {min(self.readings):.1f} to {max(self.readings):.1f} "
                 f"(median {statistics.median(self.readings):.1f}) on {os.cpu_count()} cores")
-
-
-def set_threads(threads: int | None) -> None:
-    if threads:
-        torch.set_num_threads(threads)
 
 
 def synchronize(device: torch.device) -> None:

@@ -69,6 +69,7 @@ class PresetResult:
     name: str
     config: RunConfig
     plan: Plan
+    speed: str  # threads and memory layout, from core/perf.py
     rates: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
     weight_diff: float | None = None
 
@@ -210,12 +211,23 @@ def make_plan(config: RunConfig, bundle: data_mod.DataBundle, tutorial: Tutorial
 
 
 def bench_preset(name: str, args, device: torch.device, load: common.LoadLog, root: Path) -> PresetResult:
+    """All three loops under the thread count the engine picks for this preset (core/perf.py)."""
     config = PRESETS[name].config.with_overrides(device=args.device)
+    settings = perf.Settings(config, build_model(config), device)
+    settings.apply_threads()
+    try:
+        return measure_preset(name, config, args, device, load, root, settings)
+    finally:
+        settings.restore_threads()
+
+
+def measure_preset(name: str, config: RunConfig, args, device: torch.device, load: common.LoadLog, root: Path,
+                   settings: perf.Settings) -> PresetResult:
     bundle = common.load_bundle(config.dataset, args.data_dir, device, config.normalize)
     tutorial = TutorialLoop(config, device, args.data_dir, args.workers)
     plan = make_plan(config, bundle, tutorial, device, args.seconds)
     data = common.subset(bundle, plan.train_samples, test=1000)  # evaluation is not timed; keep it short
-    result = PresetResult(name, config, plan)
+    result = PresetResult(name, config, plan, settings.describe())
     for r in range(args.rounds):
         load.read()
         order = KINDS[r % 3:] + KINDS[:r % 3]
@@ -243,15 +255,15 @@ def report(results: list[PresetResult], args, device: torch.device, load: common
         over_bare = r.ratio("engine", "bare")
         paired = r.paired("engine", "bare")
         rows.append([
-            r.name, r.config.model, r.config.batch_size, f"{r.median('tutorial'):,.0f}", f"{r.median('bare'):,.0f}",
+            r.name, r.config.model, r.config.batch_size, r.speed, f"{r.median('tutorial'):,.0f}", f"{r.median('bare'):,.0f}",
             f"{r.median('engine'):,.0f}",
             f"**{over_tut:.2f}x**" + (f" (≥ {target:g} {'yes' if over_tut >= target else 'NO'})" if target else ""),
             f"**{over_bare:.3f}** (≥ {TARGET_OVER_BARE} {'yes' if over_bare >= TARGET_OVER_BARE else 'NO'})",
             f"{min(paired):.3f}-{max(paired):.3f}", f"{r.ratio('bare', 'tutorial'):.2f}x",
             f"{r.weight_diff:.1e}" if r.weight_diff is not None else "-"])
     table = common.markdown_table(
-        ["preset", "model", "batch", "(a) tutorial /s", "(b) bare /s", "(c) engine /s", "(c)/(a)", "(c)/(b)",
-         "(c)/(b) per round", "(b)/(a)", "max weight diff (b) vs (c)"], rows, "lllrrrrrrrr")
+        ["preset", "model", "batch", "threads, layout", "(a) tutorial /s", "(b) bare /s", "(c) engine /s", "(c)/(a)", "(c)/(b)",
+         "(c)/(b) per round", "(b)/(a)", "max weight diff (b) vs (c)"], rows, "llllrrrrrrrr")
     plans = [f"- {r.name}: (a) {r.plan.tutorial_steps} steps; (b), (c) {r.plan.epochs} epoch(s) of "
              f"{r.plan.train_samples} images, engine log interval {r.plan.log_interval} steps" for r in results]
     facts = common.standard_facts(device, common.command_line("throughput.py")) + [
@@ -275,7 +287,7 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; figures are medians")
     parser.add_argument("--seconds", type=float, default=2.0, help="target length of one measurement")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads for all three loops (default: what the engine picks per model)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the tutorial loop")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/throughput-DEVICE.md)")
     args = parser.parse_args()
@@ -283,7 +295,8 @@ def main() -> None:
     unknown = [n for n in names if n not in PRESETS]
     if unknown or args.rounds < 1 or args.seconds <= 0:
         parser.error(f"unknown preset(s) {', '.join(unknown)}" if unknown else "--rounds and --seconds must be > 0")
-    common.set_threads(args.threads)
+    if args.threads:
+        os.environ[perf.THREADS_ENV] = str(args.threads)  # the engine's runs follow it too
     device = resolve_device(args.device)
     out = Path(args.out) if args.out else common.RESULTS_DIR / f"throughput-{device.type}.md"
     load = common.LoadLog()

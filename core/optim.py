@@ -63,6 +63,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_s
     if config.schedule == "onecycle":
         # One step more than the run takes: OneCycleLR extrapolates past its last step, and the lr it
         # computes after the run's final step (shown in the last records) would come out negative.
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps, 1) + 1,
+        # At least 5: with 4, its warm-up phase ends at step 0.25 * 4 - 1 = 0 and it divides by zero.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps + 1, 5),
                                                    pct_start=0.25, anneal_strategy="linear")
     return None

@@ -59,11 +59,13 @@ class Settings:
         self.threads = cpu_threads(config, model) if device.type == "cpu" else None
         self.channels_last = use_channels_last(model, device)
         self._threads_before: int | None = None
+        self.threads_used = torch.get_num_threads() if device.type == "cpu" else None
 
     def apply_threads(self) -> None:
         if self.threads is not None and self.threads != torch.get_num_threads():
             self._threads_before = torch.get_num_threads()
             torch.set_num_threads(self.threads)
+        self.threads_used = torch.get_num_threads() if self.threads_used is not None else None
 
     def restore_threads(self) -> None:
         if self._threads_before is not None:
@@ -77,7 +79,8 @@ class Settings:
         return model
 
     def describe(self) -> str:
-        parts = [f"{torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''}"]
+        """'2 CPU threads, channels_last': recorded in config.json, since threads change the rounding."""
+        parts = [f"{self.threads_used} CPU thread{'s' if self.threads_used != 1 else ''}"] if self.threads_used else []
         if self.channels_last:
             parts.append("channels_last")
-        return ", ".join(parts)
+        return ", ".join(parts) or "defaults"

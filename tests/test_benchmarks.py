@@ -1,0 +1,85 @@
+"""Smoke tests of the speed benchmarks on a tiny generated data set, so the scripts cannot rot.
+
+They check that each script runs end to end and writes a well-formed results file, and the one
+thing the throughput benchmark can prove exactly: on the CPU, the engine and the bare loop end
+with identical weights, i.e. the engine's speed is not bought by doing less work. No timing is
+asserted: speed claims live in benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def torchvision_data(tmp_path_factory) -> Path:
+    """Tiny MNIST and Fashion-MNIST in torchvision's layout (the tutorial loop reads them with torchvision)."""
+    root = tmp_path_factory.mktemp("bench-data")
+    for folder in ("MNIST", "FashionMNIST"):
+        (root / folder / "raw").mkdir(parents=True)
+        write_dataset(root / folder / "raw", train=300, test=100)
+    return root
+
+
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MNIST_TUI_OFFLINE="1")
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """Markdown table rows keyed by their first cell (header and separator left out)."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| preset"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_throughput_script_measures_all_three_loops(torchvision_data, tmp_path) -> None:
+    out = tmp_path / "throughput.md"
+    proc = run_script("throughput.py", "--data-dir", str(torchvision_data), "--presets", "mlp-bn-adam,fast",
+                      "--rounds", "2", "--seconds", "0.02", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "- date: " in text and "- machine: " in text and "- load while measuring: " in text
+    rows = table_rows(text)
+    assert set(rows) == {"mlp-bn-adam", "fast"}
+    for name, cells in rows.items():
+        tutorial, bare, engine = (float(c.replace(",", "")) for c in cells[4:7])
+        assert tutorial > 0 and bare > 0 and engine > 0
+        assert re.match(r"\*\*\d+\.\d+x\*\*", cells[7]) and re.match(r"\*\*\d+\.\d+\*\*", cells[8])
+        # Same seed, same batches, same layout: the engine did exactly the bare loop's work.
+        assert float(cells[11]) == 0.0, (name, cells[11])
+    assert "channels_last" in rows["fast"][3]
+
+
+def test_time_to_accuracy_script_reports_epochs_and_repeatability(torchvision_data, tmp_path) -> None:
+    out = tmp_path / "tta.md"
+    proc = run_script("time_to_accuracy.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd,fast@0.5",
+                      "--repeats", "2", "--epochs", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = table_rows(out.read_text())
+    assert set(rows) == {"linear-sgd", "fast"}
+    assert rows["fast"][3] == "0.500"  # the @target override
+    for cells in rows.values():
+        assert cells[4] in ("1", "2")  # the tiny digits are learnable: reached within the 2-epoch cap
+        assert cells[8] == "yes"  # same seed, same accuracy in both repeats
+
+
+def test_time_to_accuracy_rejects_an_unknown_preset(torchvision_data, tmp_path) -> None:
+    proc = run_script("time_to_accuracy.py", "--data-dir", str(torchvision_data), "--presets", "nope",
+                      "--out", str(tmp_path / "x.md"))
+    assert proc.returncode != 0 and "unknown preset 'nope'" in proc.stderr
+    assert "Traceback" not in proc.stderr
