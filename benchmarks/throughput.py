@@ -83,16 +83,22 @@ class PresetResult:
         return [t / b for t, b in zip(self.rates[top], self.rates[bottom])]
 
 
-def build(config: RunConfig, device: torch.device, total_steps: int):
-    """Model, optimizer and schedule exactly as Trainer._setup makes them (same seed, same order,
-    same memory layout); the thread count is set once per preset for all three loops."""
+def build(config: RunConfig, device: torch.device, total_steps: int, engine_settings: bool):
+    """Model, optimizer and schedule as Trainer._setup makes them (same seed, same order). With
+    engine_settings, also the engine's memory layout, autocast and compilation (core/perf.py);
+    the tutorial loop gets the plain model. Threads are set once per preset for all three loops."""
     torch.manual_seed(config.seed)
     model = build_model(config)
     initialise(model, config.init)
     model.to(device)
-    model = perf.Settings(config, model, device).prepare_model(model)
+    settings = perf.Settings(config, model, device)
+    if engine_settings:
+        model = settings.prepare_model(model)
     optimizer = build_optimizer(model, config)
-    return model, optimizer, build_scheduler(optimizer, config, total_steps)
+    scheduler = build_scheduler(optimizer, config, total_steps)
+    if not engine_settings:
+        return model, optimizer, scheduler, model, None
+    return model, optimizer, scheduler, settings.forward(model), settings.autocast()
 
 
 # ---- (a) the tutorials' loop ----
@@ -115,7 +121,7 @@ class TutorialLoop:
 
     def measure(self, steps: int) -> float:
         """Samples per second over `steps` training steps (a fresh model each time)."""
-        model, optimizer, scheduler = build(self.config, self.device, steps)
+        model, optimizer, scheduler, _, _ = build(self.config, self.device, steps, engine_settings=False)
         model.train()
         seen = done = 0
         common.synchronize(self.device)
@@ -142,7 +148,7 @@ def bare_loop(config: RunConfig, bundle: data_mod.DataBundle, device: torch.devi
     """Samples per second of the plainest loop over device-resident tensors, and its final model."""
     bs, n = config.batch_size, bundle.train_size
     steps = math.ceil(n / bs)
-    model, optimizer, scheduler = build(config, device, steps * epochs)
+    model, optimizer, scheduler, forward, autocast = build(config, device, steps * epochs, engine_settings=True)
     generator = torch.Generator().manual_seed(config.seed)
     x_all, y_all = bundle.train_x, bundle.train_y
     model.train()
@@ -154,7 +160,11 @@ def bare_loop(config: RunConfig, bundle: data_mod.DataBundle, device: torch.devi
         for i in range(steps):
             index = perm[i * bs:(i + 1) * bs]
             x, y = x_all[index], y_all[index]
-            loss = F.cross_entropy(model(x), y)
+            if autocast is None:
+                loss = F.cross_entropy(forward(x), y)
+            else:
+                with autocast:
+                    loss = F.cross_entropy(forward(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -289,6 +299,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="target length of one measurement")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads for all three loops (default: what the engine picks per model)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the tutorial loop")
+    parser.add_argument("--speed", default=None, metavar="OPTS",
+                        help=f"opt-in engine options for (b) and (c), e.g. amp,compile (sets ${perf.OPTIONS_ENV})")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/throughput-DEVICE.md)")
     args = parser.parse_args()
     names = [n for n in args.presets.split(",") if n]
@@ -297,6 +309,12 @@ def main() -> None:
         parser.error(f"unknown preset(s) {', '.join(unknown)}" if unknown else "--rounds and --seconds must be > 0")
     if args.threads:
         os.environ[perf.THREADS_ENV] = str(args.threads)  # the engine's runs follow it too
+    if args.speed is not None:
+        os.environ[perf.OPTIONS_ENV] = args.speed
+    try:
+        perf.requested_options()
+    except ValueError as exc:  # ConfigError
+        parser.error(str(exc))
     device = resolve_device(args.device)
     out = Path(args.out) if args.out else common.RESULTS_DIR / f"throughput-{device.type}.md"
     load = common.LoadLog()

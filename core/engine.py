@@ -209,6 +209,7 @@ class Trainer:
         self.perf = perf.Settings(config, self.model, self.device)  # threads, memory layout: see core/perf.py
         self.perf.apply_threads()
         self.model = self.perf.prepare_model(self.model)
+        self._forward = self.perf.forward(self.model)
         self.optimizer = build_optimizer(self.model, config)
         self.scheduler = build_scheduler(self.optimizer, config, self.total_steps)
         self.shuffle_gen = torch.Generator().manual_seed(config.seed)
@@ -437,6 +438,7 @@ class Trainer:
         if self.perm is None:
             self._new_epoch_order()
         model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
+        forward, autocast = self._forward, self.perf.autocast()
         x_all, y_all, perm = self.data.train_x, self.data.train_y, self.perm
         bs, steps, log_every = self.config.batch_size, self.steps_per_epoch, self.log_every
         losses, outputs = self._losses, self._outputs
@@ -448,8 +450,13 @@ class Trainer:
         while batch < steps:
             index = perm[batch * bs:(batch + 1) * bs]
             x, y = x_all[index], y_all[index]
-            out = model(x)
-            loss = F.cross_entropy(out, y)
+            if autocast is None:
+                out = forward(x)
+                loss = F.cross_entropy(out, y)
+            else:
+                with autocast:
+                    out = forward(x)
+                    loss = F.cross_entropy(out, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -14,7 +14,13 @@ made on the 2-core development machine that four other engineers' tests kept bus
   most SMALL_CPU_CORES cores they train on one thread. The thread count changes float rounding,
   so it is a fixed rule of the model and the machine, never of the load: a seed reproduces.
 - channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
-  epoch took 18 CPU-seconds instead of 29 on this CPU. CUDA is left as it is until measured.
+  epoch took 18 CPU-seconds instead of 29 on this CPU, cnn-adam's steps ran 1.2-1.35x faster.
+
+Options not measured here (no GPU on the development machine) are opt-in, named in
+$MNIST_TUI_SPEED as a comma list, so they can be measured on a GPU box and turned on by
+default only where they win: "amp" (bfloat16 autocast for the forward pass and loss),
+"compile" (torch.compile of the training forward) and "channels_last" (on CUDA too), or
+"no-channels_last". Whatever a run used is recorded in its config.json ("speed").
 """
 
 from __future__ import annotations
@@ -24,11 +30,22 @@ import os
 import torch
 from torch import nn
 
-from core.config import RunConfig
+from core.config import ConfigError, RunConfig
 
 SMALL_CPU_CORES = 2
 WAIT_POLICY_ENV = ("OMP_WAIT_POLICY", "PASSIVE")
 THREADS_ENV = "MNIST_TUI_THREADS"  # a user's explicit intra-op thread count, for any model
+OPTIONS_ENV = "MNIST_TUI_SPEED"  # opt-in options: amp, compile, channels_last, no-channels_last
+OPTIONS = ("amp", "compile", "channels_last", "no-channels_last")
+
+
+def requested_options() -> set[str]:
+    """The options named in $MNIST_TUI_SPEED; an unknown name is an error, not silently ignored."""
+    names = {n.strip() for n in os.environ.get(OPTIONS_ENV, "").split(",") if n.strip()}
+    unknown = names - set(OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown {OPTIONS_ENV} option(s) {', '.join(sorted(unknown))}: choose from {', '.join(OPTIONS)}")
+    return names
 
 
 def has_conv(model: nn.Module) -> bool:
@@ -48,16 +65,22 @@ def cpu_threads(config: RunConfig, model: nn.Module, cores: int | None = None) -
     return None
 
 
-def use_channels_last(model: nn.Module, device: torch.device) -> bool:
-    return device.type == "cpu" and has_conv(model)
+def use_channels_last(model: nn.Module, device: torch.device, options: set[str] = frozenset()) -> bool:
+    if not has_conv(model) or "no-channels_last" in options:
+        return False
+    return device.type == "cpu" or "channels_last" in options
 
 
 class Settings:
     """Applies the rules to one run and undoes the process-wide part (threads) afterwards."""
 
     def __init__(self, config: RunConfig, model: nn.Module, device: torch.device) -> None:
+        options = requested_options()
         self.threads = cpu_threads(config, model) if device.type == "cpu" else None
-        self.channels_last = use_channels_last(model, device)
+        self.channels_last = use_channels_last(model, device, options)
+        self.amp = "amp" in options
+        self.compile = "compile" in options
+        self.device = device
         self._threads_before: int | None = None
         self.threads_used = torch.get_num_threads() if device.type == "cpu" else None
 
@@ -78,9 +101,23 @@ class Settings:
             model = model.to(memory_format=torch.channels_last)
         return model
 
+    def autocast(self) -> torch.autocast | None:
+        """The context for the training forward and loss; None when mixed precision is off.
+        bfloat16 keeps float32's range, so no loss scaling is needed."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else None
+
+    def forward(self, model: nn.Module):
+        """The callable the training loop runs the model through: the model, or its compiled form.
+        Compiling wraps rather than replaces, so state_dict keys (and checkpoints) stay the same."""
+        return torch.compile(model) if self.compile else model
+
     def describe(self) -> str:
         """'2 CPU threads, channels_last': recorded in config.json, since threads change the rounding."""
         parts = [f"{self.threads_used} CPU thread{'s' if self.threads_used != 1 else ''}"] if self.threads_used else []
         if self.channels_last:
             parts.append("channels_last")
+        if self.amp:
+            parts.append("amp bf16")
+        if self.compile:
+            parts.append("compiled")
         return ", ".join(parts) or "defaults"
