@@ -41,7 +41,7 @@ from core import data as data_mod  # noqa: E402
 from core import perf  # noqa: E402
 from core.config import PRESETS, RunConfig  # noqa: E402
 from core.console import ConsolePrinter  # noqa: E402
-from core.engine import Trainer, resolve_device  # noqa: E402
+from core.engine import LOG_RECORDS_PER_EPOCH, Trainer, resolve_device  # noqa: E402
 from core.events import EndEvent, EpochEvent  # noqa: E402
 from core.models import build_model  # noqa: E402
 from core.optim import build_optimizer, build_scheduler, initialise  # noqa: E402
@@ -217,7 +217,7 @@ def make_plan(config: RunConfig, bundle: data_mod.DataBundle, tutorial: Tutorial
     else:
         train, epochs = max(bs, wanted // bs * bs), 1
     return Plan(tutorial_steps=max(3, round(tutorial_rate * seconds / bs)), train_samples=train, epochs=epochs,
-                log_interval=max(1, round(math.ceil(full / bs) / 50)))
+                log_interval=max(1, round(math.ceil(full / bs) / LOG_RECORDS_PER_EPOCH)))
 
 
 def bench_preset(name: str, args, device: torch.device, load: common.LoadLog, root: Path) -> PresetResult:

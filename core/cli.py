@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_int, metavar="N", help="random seed (same seed + device = same run)")
     run.add_argument("--device", choices=DEVICES, help="auto (default) picks cuda, then mps, then cpu")
     run.add_argument("--train-size", type=_int, metavar="N", help="use only the first N training images (quick runs)")
-    run.add_argument("--log-interval", type=_int, metavar="STEPS", help="steps between progress records (0 = ~50 per epoch)")
+    run.add_argument("--log-interval", type=_int, metavar="STEPS", help="steps between progress records (0 = ~25 per epoch)")
     run.add_argument("--name", help="run name used in the run directory (default: the preset's)")
 
     where = parser.add_argument_group("where")
