@@ -7,6 +7,7 @@ deadline for a loaded machine; no test sleeps and hopes.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -231,3 +232,40 @@ def test_launch_without_a_terminal_is_a_usage_error():
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 2
     assert out.stderr.strip() == "mnist-tui: error: the app needs a terminal; use --no-ui to train without one"
+
+
+async def test_bundled_sample_is_announced_in_the_status_bar_and_the_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no cached full set
+    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+    app = MnistApp(small(epochs=1, train_size=300), run_dir=tmp_path / "run", cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.control is None and app.run_status != "starting", "the run to end")
+        assert app.run_status == "finished"
+        assert app.status.bundled
+        status_text = "\n".join(line.text for line in app.status.render_lines(app.status.region.reset_offset))
+        assert "⚠ bundled sample data" in status_text and "--data-dir" in status_text
+        assert log_has(app, "Note: using the bundled MNIST sample")
+
+
+def test_first_frame_is_painted_before_torch_is_imported(tmp_path):
+    script = tmp_path / "probe.py"  # a file, not -c: Textual looks up the App subclass's source file
+    script.write_text("""
+import asyncio, sys
+from tui.app import MnistApp
+seen = {}
+class Probe(MnistApp):
+    def on_ready(self):  # Textual also runs MnistApp.on_ready (handlers run for each class in the MRO)
+        seen['torch_at_first_frame'] = 'torch' in sys.modules
+async def main():
+    app = Probe(cursor_blink=False)
+    async with app.run_test() as pilot:
+        while not app.torch_version and not app.engine_error:
+            await asyncio.sleep(0.05)
+    print(seen['torch_at_first_frame'], app.torch_version != '')
+asyncio.run(main())
+""")
+    out = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]  # painted without torch; torch loaded right after

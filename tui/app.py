@@ -52,7 +52,7 @@ STALE_AFTER_S = 30.0
 class MnistApp(App[int]):
     """One app for both modes: a live run it owns, or (`watch_dir`) a read-only view of a run directory."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "mnist-tui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
@@ -76,8 +76,8 @@ class MnistApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", tooltip="quit, like q", show=False),
     ]
 
-    run_status: reactive[str] = reactive("idle", bindings=True, init=False)
-    pause_requested: reactive[bool] = reactive(False, bindings=True, init=False)
+    run_status: reactive[str] = reactive("idle", init=False)
+    pause_requested: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, config: RunConfig | None = None, *, run_dir: Path | None = None, data_dir: str | None = None,
                  resume: bool = False, watch_dir: Path | None = None, data: Any = None,
@@ -183,6 +183,21 @@ class MnistApp(App[int]):
     def watch_run_status(self, status: str) -> None:
         if self.main.is_mounted:
             self.status.state = status
+        self._sync_bindings()
+
+    def watch_pause_requested(self) -> None:
+        self._sync_bindings()
+
+    def _sync_bindings(self) -> None:
+        """Refresh the footer only when the set of usable controls changed.
+
+        A footer refresh rebuilds its keys (a restyle: the dearest frame the app draws), and the
+        state goes starting -> running -> ... without changing which keys apply.
+        """
+        shown = tuple(self.check_action(action, ()) for action in RUN_CONTROLS + ("race",))
+        if shown != getattr(self, "_bindings_shown", None):
+            self._bindings_shown = shown
+            self.refresh_bindings()
 
     # ---- bindings ----
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -370,8 +385,10 @@ class MnistApp(App[int]):
                                f"in {control.run_dir}")
         if self.main.layout_mode == "compact" and self.main.view == "setup":
             self.main.set_view("charts")
-        self.refresh_bindings()
-        self._train(control)
+        self._sync_bindings()
+        # start the worker once the locked form and the new footer are drawn: that restyle is the
+        # costliest frame of a run, and done now it does not compete with the first training steps
+        self.call_after_refresh(self._train, control)
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train(self, control: RunControl) -> None:
@@ -427,7 +444,7 @@ class MnistApp(App[int]):
             self.form.offer_resume(resumable)
             self.form.show_message(f"last run: {self.run_status} ({self.last_run.run_dir}) · s starts a new run"
                                    + (" · r resumes it" if resumable else ""))
-        self.refresh_bindings()
+        self._sync_bindings()
         if self._quitting:
             self.exit(return_code=self._exit_code)
 
