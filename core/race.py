@@ -217,8 +217,10 @@ def plan_race(base: RunConfig, spec: str, lr: float | None = None) -> RacePlan:
     return RacePlan(field=field_name, entrants=tuple(entrants), base=validate(base), spec=spec)
 
 
-def default_race_dir(plan: RacePlan, base: Path | None = None) -> Path:
-    return runlog.default_run_dir(f"race-{plan.base.name}-{plan.field.replace('_', '-')}", base)
+def create_race_dir(plan: RacePlan, base: Path | None = None) -> Path:
+    """Claim runs/<time>-race-<preset>-<field> with mkdir, so two races started in the same second
+    (two panes, a shell loop) never share a directory (see runlog.create_new_run_dir)."""
+    return runlog.create_new_run_dir(f"race-{plan.base.name}-{plan.field.replace('_', '-')}", base)
 
 
 def write_race_file(race_dir: Path, plan: RacePlan, extra: dict[str, Any] | None = None) -> None:

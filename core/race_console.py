@@ -145,7 +145,7 @@ def dispatch(args, config_from_args, start_app) -> int | None:
     """
     from core import runlog
     from core.cli import given_config_options
-    from core.race import default_race_dir, is_race_dir, plan_race
+    from core.race import create_race_dir, is_race_dir, plan_race
 
     if not (args.race or args.compare or args.export or args.export_dir):
         return None
@@ -174,14 +174,13 @@ def dispatch(args, config_from_args, start_app) -> int | None:
     plan = plan_race(config, args.race, args.lr)
     if plan.field in given_config_options(args):
         raise ConfigError(f"{_flag(plan.field)} conflicts with --race {args.race}: the race sets it per entrant")
-    if not args.no_ui:
-        if args.export:
-            raise ConfigError("--export with --race needs --no-ui (in the app, the compare screen exports with e)")
-        return start_app(config=config, race=plan, run_dir=Path(args.run_dir) if args.run_dir else None,
-                         data_dir=args.data_dir, resume=False)
-    race_dir = Path(args.run_dir) if args.run_dir else default_race_dir(plan)
-    if race_dir.exists() and (not race_dir.is_dir() or any(race_dir.iterdir())):
+    if args.export and not args.no_ui:
+        raise ConfigError("--export with --race needs --no-ui (in the app, the compare screen exports with e)")
+    race_dir = Path(args.run_dir) if args.run_dir else create_race_dir(plan)
+    if args.run_dir and race_dir.exists() and (not race_dir.is_dir() or any(race_dir.iterdir())):
         raise runlog.RunDirError(f"race directory {race_dir} already exists; choose another --run-dir")
+    if not args.no_ui:
+        return start_app(config=config, race=plan, run_dir=race_dir, data_dir=args.data_dir, resume=False)
     code = run_race_headless(plan, race_dir, args.data_dir, args.json)
     if args.export and is_race_dir(race_dir):
         export_runs([str(race_dir)], args.export_dir, args.export, sys.stderr if args.json else None)

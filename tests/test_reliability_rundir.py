@@ -43,21 +43,26 @@ def test_runs_started_in_the_same_second_get_their_own_directories(tiny_data, tm
         assert [r["type"] for r in records].count("config") == 1 and records[-1]["status"] == "finished"
 
 
-def test_a_name_taken_between_check_and_create_is_not_shared(tmp_path, monkeypatch):
-    """Another process creates the directory after default_run_dir saw it free: mkdir decides."""
+def _racing_default_run_dir(monkeypatch, raced: Path) -> None:
+    """The first name default_run_dir offers is taken by another process before we create it."""
     real = runlog.default_run_dir
-    raced = tmp_path / "runs" / "taken"
-    calls: list[Path] = []
+    offered: list[Path] = []
 
     def racing(name, base=None):
-        if not calls:
-            raced.mkdir(parents=True)  # the other process wins this name
-            calls.append(raced)
+        if not offered:
+            raced.mkdir(parents=True)
+            offered.append(raced)
             return raced
-        calls.append(real(name, base))
-        return calls[-1]
+        offered.append(real(name, base))
+        return offered[-1]
 
     monkeypatch.setattr(runlog, "default_run_dir", racing)
+
+
+def test_a_name_taken_between_check_and_create_is_not_shared(tmp_path, monkeypatch):
+    """Another process creates the directory after default_run_dir saw it free: mkdir decides."""
+    raced = tmp_path / "runs" / "taken"
+    _racing_default_run_dir(monkeypatch, raced)
     mine = runlog.create_new_run_dir("taken", tmp_path / "runs")
     assert mine != raced and mine.is_dir() and not any(mine.iterdir())
 
@@ -144,3 +149,38 @@ def test_config_json_records_the_config_and_library_versions(tiny_data, tmp_path
 
     assert versions["torchvision"] == version("torchvision")  # read without importing it (seconds)
     assert versions["python"].count(".") == 2 and versions["platform"]
+
+
+
+def test_the_apps_next_run_dir_is_claimed_not_just_named(tmp_path, monkeypatch):
+    from tui.app import MnistApp
+
+    raced = tmp_path / "runs" / "taken"
+    _racing_default_run_dir(monkeypatch, raced)
+    app = MnistApp(RunConfig(), run_dir=tmp_path / "runs" / "first")
+    assert app._next_run_dir(RunConfig()) == tmp_path / "runs" / "first"  # --run-dir is the first run's
+    second = app._next_run_dir(RunConfig())
+    assert second != raced and second.parent == tmp_path / "runs" and second.is_dir()
+
+
+def test_a_race_dir_is_claimed_not_just_named(tmp_path, monkeypatch):
+    from core.race import create_race_dir, plan_race
+
+    raced = tmp_path / "runs" / "taken"
+    _racing_default_run_dir(monkeypatch, raced)
+    race_dir = create_race_dir(plan_race(RunConfig(), "seed=1,2"), tmp_path / "runs")
+    assert race_dir != raced and race_dir.is_dir() and not any(race_dir.iterdir())
+
+
+async def test_app_start_where_no_run_dir_can_be_made_is_a_notice_not_a_crash(tmp_path):
+    from tui.app import MnistApp
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    app = MnistApp(RunConfig(model="linear", epochs=1), run_dir=blocker / "first")
+    app._cli_run_dir_used = True  # the next run goes beside --run-dir, inside a regular file: impossible
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.control is None and app.run_status == "idle"
+        assert any("cannot create run directory" in str(n.message) for n in app._notifications)

@@ -233,7 +233,12 @@ class MnistApp(App[int]):
             self.notify(str(exc), title="Cannot start", severity="error")
             self.main.set_view("setup")
             return
-        self._launch(RunControl(config, self._next_run_dir(config)), history=[])
+        try:
+            run_dir = self._next_run_dir(config)
+        except runlog.RunDirError as exc:
+            self.notify(str(exc), title="Cannot start", severity="error")
+            return
+        self._launch(RunControl(config, run_dir), history=[])
 
     def action_resume_run(self) -> None:
         last = self.last_run
@@ -354,11 +359,13 @@ class MnistApp(App[int]):
 
     # ---- running ----
     def _next_run_dir(self, config: RunConfig) -> Path:
+        """--run-dir for the first run; after that a fresh directory beside it, claimed with mkdir so
+        a headless run or another app started in the same second never shares it."""
         if self.cli_run_dir is not None and not self._cli_run_dir_used:
             self._cli_run_dir_used = True
             return self.cli_run_dir
         base = self.cli_run_dir.parent if self.cli_run_dir is not None else Path("runs")
-        return runlog.default_run_dir(config.name, base)
+        return runlog.create_new_run_dir(config.name, base)
 
     def _resume(self, control: RunControl) -> None:
         try:

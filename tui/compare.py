@@ -380,9 +380,9 @@ class CompareApp(App[int]):
 
     def get_default_screen(self) -> Screen:
         if self.plan is not None:
-            from core.race import default_race_dir
+            from core.race import create_race_dir
 
-            race_dir = self.race_dir or default_race_dir(self.plan)
+            race_dir = self.race_dir or create_race_dir(self.plan)
             return CompareScreen(plan=self.plan, race_dir=race_dir, data_dir=self.data_dir)
         return CompareScreen(runs=resolve_runs(self.compare_paths), compare_paths=self.compare_paths)
 

@@ -17,7 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from core.config import ConfigError, RunConfig
-from core.race import MAX_ENTRANTS, RACE_FIELDS, RacePlan, default_race_dir, plan_race
+from core.race import MAX_ENTRANTS, RACE_FIELDS, RacePlan, create_race_dir, plan_race
+from core.runlog import RunDirError
 
 SUGGESTIONS = {
     "optimizer": "sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,radam",
@@ -131,8 +132,13 @@ def start_race_from_app(app) -> None:
     runs_base = app.cli_run_dir.parent if app.cli_run_dir is not None else Path("runs")
 
     def chosen(plan: RacePlan | None) -> None:
-        if plan is not None:
-            app.push_screen(CompareScreen(plan=plan, race_dir=default_race_dir(plan, runs_base),
-                                          data_dir=app.data_dir, can_go_back=True))
+        if plan is None:
+            return
+        try:
+            race_dir = create_race_dir(plan, runs_base)
+        except RunDirError as exc:
+            app.notify(str(exc), title="Cannot race", severity="error")
+            return
+        app.push_screen(CompareScreen(plan=plan, race_dir=race_dir, data_dir=app.data_dir, can_go_back=True))
 
     app.push_screen(RaceDialog(base), chosen)
