@@ -138,6 +138,27 @@ async def test_sample_grid_shows_each_digit_with_its_caption():
         assert "▀" not in text and "@" in text  # the ASCII ramp needs no colour at all
 
 
+async def test_sample_grid_height_is_known_without_drawing_and_a_new_epoch_redraws_only_captions():
+    grid = SampleGrid()
+    async with One(grid).run_test(size=(80, 24)) as pilot:
+        classes = [str(d) for d in range(10)]
+        many = SamplesEvent(epoch=1, indices=list(range(7)), labels=[1] * 7, predictions=[1] * 6 + [2],
+                            confidences=[0.9] * 7, images=[digit(k % 3) for k in range(7)])
+        grid.show_samples(many, classes)
+        await pilot.pause()
+        for width in (17, 40, 80, 200):  # one digit a row up to all seven on one row
+            grid._strips = None
+            assert grid._content_height(width) == len(grid._lines(width)), width
+        first = grid._lines(grid.size.width)
+        grid.show_samples(replace(many, epoch=2, predictions=[1] * 7), classes)
+        await pilot.pause()
+        second = grid._lines(grid.size.width)
+        assert len(second) == len(first)
+        assert second[1] is first[1]  # the digit rows were kept
+        text = grid.text(grid.size.width)
+        assert "epoch 2: 7/7 right" in text and text.count("✗") == 1  # the legend's, no caption's
+
+
 def test_confusion_matrix_prints_counts_and_the_accuracy():
     matrix = [[0] * 10 for _ in range(10)]
     for k in range(10):

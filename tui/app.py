@@ -46,6 +46,7 @@ from tui.widgets.status import StatusBar
 ACTIVE_STATES = ("starting", "running", "paused", "stopping")
 RUN_CONTROLS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop")
 WATCH_POLL_S = 0.5
+PANEL_MIN_S = 2.0  # digits and confusion matrix: at most one redraw every 2 s while training
 STALE_AFTER_S = 30.0
 
 
@@ -108,6 +109,9 @@ class MnistApp(App[int]):
         self._test_size: int | None = None
         self._class_names: list[str] = [str(d) for d in range(10)]
         self._tail: runlog.MetricsTail | None = None
+        self._pending_panels: dict[type, Event] = {}
+        self._panels_shown_at = float("-inf")
+        self._panel_timer = None
         self._last_record_at = time.monotonic()
 
     # ---- widgets ----
@@ -375,7 +379,7 @@ class MnistApp(App[int]):
         self._launch(control, history)
 
     def _launch(self, control: RunControl, history: list[Event]) -> None:
-        self.reset_panels()
+        self.reset_panels(expected_samples=control.config.sample_count)
         if history:
             self._replaying = True
             try:
@@ -437,6 +441,7 @@ class MnistApp(App[int]):
     @on(RunFinished)
     def _on_run_finished(self, message: RunFinished) -> None:
         self.last_run, self.control = self.control, None
+        self._show_panels()
         self.pause_requested = False
         self.form.locked = False
         self.status.eta_s = None
@@ -461,10 +466,12 @@ class MnistApp(App[int]):
             self.control.stop("interrupted", "the app closed")
 
     # ---- events -> widgets (shared by live runs, resume history and --watch) ----
-    def reset_panels(self) -> None:
+    def reset_panels(self, expected_samples: int | None = None) -> None:
+        self._pending_panels.clear()
+        self._show_panels()  # stops a pending timer
         self.loss_chart.clear()
         self.acc_chart.clear()
-        self.samples.reset()
+        self.samples.reset(expected=expected_samples)
         self.confusion.reset()
         self.run_log.reset()
         status = self.status
@@ -515,11 +522,10 @@ class MnistApp(App[int]):
             self._clock = event.time
             self.acc_chart.add_epoch("", event.epoch, event.train_acc, event.test_acc)
             log.add(event.time, epoch_line(event, self._test_size), "bold", urgent=False)
-        elif isinstance(event, SamplesEvent):
-            self.samples.show_samples(event, self._class_names)
-        elif isinstance(event, ConfusionEvent):
-            self.confusion.show_matrix(event.epoch, event.matrix, self._class_names)
+        elif isinstance(event, (SamplesEvent, ConfusionEvent)):
+            self._offer_panel(event)
         elif isinstance(event, StateEvent):
+            self._show_panels()
             self._clock = event.time
             log.add(event.time, event.message or event.state, "italic")
             if event.lr is not None:
@@ -555,7 +561,38 @@ class MnistApp(App[int]):
             self.run_status = "running"
             self.status.note = "read-only" if self.watch_dir is not None else ""
 
+    def _offer_panel(self, event: SamplesEvent | ConfusionEvent) -> None:
+        """Show a live run's digits and matrix at most every PANEL_MIN_S, always the latest.
+
+        A fast model finishes an epoch every half second; redrawing both panels each time would
+        cost the training thread more than the whole rest of the app (a new grid of captions
+        and a matrix, 20-40 ms of the UI thread at 180x50). Replays and --watch show at once.
+        """
+        self._pending_panels[type(event)] = event
+        if self.control is None or self._replaying:
+            self._show_panels()
+            return
+        wait = PANEL_MIN_S - (time.monotonic() - self._panels_shown_at)
+        if wait <= 0:
+            self._show_panels()
+        elif self._panel_timer is None:
+            self._panel_timer = self.set_timer(wait, self._show_panels)
+
+    def _show_panels(self) -> None:
+        if self._panel_timer is not None:
+            self._panel_timer.stop()
+            self._panel_timer = None
+        pending, self._pending_panels = self._pending_panels, {}
+        for event in pending.values():
+            if isinstance(event, SamplesEvent):
+                self.samples.show_samples(event, self._class_names)
+            elif isinstance(event, ConfusionEvent):
+                self.confusion.show_matrix(event.epoch, event.matrix, self._class_names)
+        if pending:
+            self._panels_shown_at = time.monotonic()
+
     def _on_end(self, event: EndEvent) -> None:
+        self._show_panels()
         self._clock = event.time
         style = "bold green" if event.status == "finished" else "bold red" if event.status == "failed" else "bold"
         self.run_log.add(event.time, end_line(event), style)

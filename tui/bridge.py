@@ -6,9 +6,10 @@ StepBatch at most every `min_interval` seconds (so <= 1/min_interval refreshes a
 whatever the step rate). A batch is also flushed at the end of each epoch and before any
 other event, so order is kept and nothing is held back across an evaluation or a pause.
 
-The default interval is 0.2 s (<= 5 posts a second): each post costs the UI thread a frame
-(a few ms of Python holding the GIL the training thread needs), and a progress bar gains
-nothing from more; benchmarks/app_overhead.py measures the cost.
+The default interval is 0.5 s (<= 2 posts a second): each post costs the UI thread a frame
+(3-5 ms of Python holding the GIL the training thread needs, more when the log and the
+loss chart are drawn in it), and a progress bar gains nothing from more;
+benchmarks/app_overhead.py measures the cost.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ Post = Callable[[Message], object]
 class EventBridge:
     """A `core.events.Sink` that posts RunEvent / StepBatch messages through `post`."""
 
-    def __init__(self, post: Post, min_interval: float = 0.2,
+    def __init__(self, post: Post, min_interval: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._post = post
         self.min_interval = min_interval

@@ -25,7 +25,7 @@ class RunEvent(Message):
 class StepBatch(Message):
     """Step events coalesced by the bridge: everything since the last post, oldest first.
 
-    The bridge posts at most ~10 of these a second, so the screen refresh rate does not
+    The bridge posts at most 2 of these a second, so the screen refresh rate does not
     grow with the step rate, and no step is dropped from the loss chart.
     """
 

@@ -16,6 +16,7 @@ from typing import Sequence
 from rich.console import RenderableType
 from textual_plotext import PlotextPlot
 
+REDRAW_GRACE_S = 1.0
 PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white")
 
 
@@ -99,17 +100,23 @@ class SeriesChart(PlotextPlot):
         return len(series.xs) if series else 0
 
     def request_redraw(self) -> None:
-        """Redraw now, or once `min_redraw_s` has passed since the last drawing.
+        """Redraw now if `min_redraw_s` has passed since the last drawing, else a little later.
 
         A plotext figure is built in pure Python (10-40 ms for a large chart), on the UI thread,
         holding the GIL the training thread also needs; a loss curve gains nothing from more
         than one redraw every two seconds, so live updates go through here rather than refresh().
+        The fallback timer waits REDRAW_GRACE_S longer than needed: while training, the next
+        step batch (at most 0.5 s away) asks again and the chart is drawn in the frame that
+        batch draws anyway; the timer only catches the last points before a quiet spell.
         """
         wait = self.min_redraw_s - (time.monotonic() - self._last_draw)
         if wait <= 0:
+            if self._redraw_timer is not None:
+                self._redraw_timer.stop()
+                self._redraw_timer = None
             self.refresh()
         elif self._redraw_timer is None:
-            self._redraw_timer = self.set_timer(wait, self._timed_redraw)
+            self._redraw_timer = self.set_timer(wait + REDRAW_GRACE_S, self._timed_redraw)
 
     def _timed_redraw(self) -> None:
         self._redraw_timer = None

@@ -21,10 +21,11 @@ class ConfusionMatrix(Static):
     ConfusionMatrix { height: auto; width: auto; }
     """
 
-    PLACEHOLDER = "The confusion matrix appears after the first evaluation."
+    PLACEHOLDER = "the matrix fills in after the first evaluation"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(self.PLACEHOLDER, id=id, classes=classes)
+        super().__init__(placeholder(), id=id, classes=classes)
+        self._text_size = text_size(placeholder())
         self.matrix: list[list[int]] | None = None
         self.epoch = 0
 
@@ -38,24 +39,44 @@ class ConfusionMatrix(Static):
 
     def reset(self) -> None:
         self.matrix, self.epoch = None, 0
-        self.update(self.PLACEHOLDER)
+        text = placeholder()
+        size = text_size(text)
+        self.update(text, layout=size != self._text_size)
+        self._text_size = size
 
     def show_matrix(self, epoch: int, matrix: list[list[int]], classes: Sequence[str]) -> None:
-        same_shape = self.matrix is not None and len(self.matrix) == len(matrix)
         self.matrix, self.epoch = matrix, epoch
-        # a new epoch's matrix has the same size as the last one: no screen layout needed
-        self.update(render_matrix(epoch, matrix, classes), layout=not same_shape)
+        text = render_matrix(epoch, matrix, classes)
+        # the same size as the last matrix (or the placeholder): a repaint, no screen layout
+        size = text_size(text)
+        self.update(text, layout=size != self._text_size)
+        self._text_size = size
 
 
-def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str]) -> Text:
+def placeholder() -> Text:
+    """An empty 10x10 matrix: the panel has its final size before the first evaluation."""
+    return render_matrix(0, [[0] * 10 for _ in range(10)], [str(d) for d in range(10)],
+                         title=ConfusionMatrix.PLACEHOLDER)
+
+
+def text_size(text: Text) -> tuple[int, int]:
+    lines = text.split("\n")
+    return len(lines), max(line.cell_len for line in lines)
+
+
+def _cell(matrix: list[list[int]]) -> int:
+    return max(4, len(str(max((max(r) for r in matrix), default=0)))) + 1
+
+
+def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str], title: str = "") -> Text:
     """One Text with fixed-width columns (a Table would be re-measured at every screen layout)."""
     names = [c[:LABEL_CHARS] for c in classes]
-    cell = max(4, len(str(max((max(r) for r in matrix), default=0)))) + 1
+    cell = _cell(matrix)
     label = max(len(n) for n in names) if names else 1
     total = sum(map(sum, matrix))
     correct = sum(row[i] for i, row in enumerate(matrix))
-    text = Text(f"epoch {epoch}: {correct}/{total} right ({correct / max(total, 1):.2%})\n"
-                f"rows: true class · columns: predicted\n", style="bold")
+    title = title or f"epoch {epoch}: {correct}/{total} right ({correct / max(total, 1):.2%})"
+    text = Text(f"{title}\nrows: true class · columns: predicted\n", style="bold")
     text.append(" " * label + "".join(n.rjust(cell) for n in names) + "\n", style="bold")
     for t, row in enumerate(matrix):
         row_total = max(sum(row), 1)

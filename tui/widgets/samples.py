@@ -4,10 +4,10 @@ Wrong predictions are marked twice: red, and with '✗' plus the true class in b
 grid reads the same on a terminal without colour. The grid flows to the widget's width, so
 the same widget serves 80 columns and 200.
 
-It uses Textual's line API with strips cached per width: the sample images are the same
-test digits every epoch (only the captions change), and a Rich renderable here would be
-rendered again to measure its height at every screen layout, on the UI thread, while the
-training thread waits for the GIL.
+It uses Textual's line API: a Rich renderable would be rendered again to measure its height
+at every screen layout, on the UI thread, while the training thread waits for the GIL. The
+height is arithmetic, and the digit rows (the same test images every epoch) are drawn once
+and kept; an epoch redraws only the header and the captions.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from functools import lru_cache
 from typing import Sequence
 
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from core.config import RunConfig
 from core.events import SamplesEvent
 from core.render import render_ascii, render_halfblock
 
@@ -50,29 +51,42 @@ def digit_lines(image: str, ascii_art: bool) -> tuple[Text, ...]:
     return tuple(render_halfblock(pixels, DIGIT_SIZE).split("\n"))
 
 
-def grid_lines(event: SamplesEvent, classes: Sequence[str], width: int, ascii_art: bool) -> list[Text]:
-    """Header, then rows of digits with their captions, as many per row as `width` allows."""
+def per_row(width: int) -> int:
+    return max(1, (width + 2) // CELL_WIDTH)
+
+
+def header_line(event: SamplesEvent) -> Text:
     right = sum(p == t for p, t in zip(event.predictions, event.labels))
-    lines = [Text(f"epoch {event.epoch}: {right}/{len(event.images)} right   ✓ right · ✗ predicted (true)",
-                  style="bold")]
-    per_row = max(1, (width + 2) // CELL_WIDTH)
-    for start in range(0, len(event.images), per_row):
-        chunk = range(start, min(start + per_row, len(event.images)))
-        digits = [digit_lines(event.images[i], ascii_art) for i in chunk]
-        for row in range(len(digits[0])):
-            line = Text()
-            for d in digits:
-                line.append_text(d[row])
-                line.append(" " * (CELL_WIDTH - DIGIT_SIZE))
-            lines.append(line)
+    return Text(f"epoch {event.epoch}: {right}/{len(event.images)} right   ✓ right · ✗ predicted (true)", style="bold")
+
+
+def digit_row_lines(images: Sequence[str], ascii_art: bool) -> list[Text]:
+    """The text rows of digits drawn side by side (without captions)."""
+    digits = [digit_lines(image, ascii_art) for image in images]
+    lines = []
+    for row in range(len(digits[0])):
         line = Text()
-        for i in chunk:
-            label = caption(event.predictions[i], event.labels[i], classes)
-            label.truncate(CELL_WIDTH - 1, pad=True)
-            line.append_text(label)
-            line.append(" ")
+        for d in digits:
+            line.append_text(d[row])
+            line.append(" " * (CELL_WIDTH - DIGIT_SIZE))
         lines.append(line)
     return lines
+
+
+def caption_line(event: SamplesEvent, chunk: range, classes: Sequence[str]) -> Text:
+    line = Text()
+    for i in chunk:
+        label = caption(event.predictions[i], event.labels[i], classes)
+        label.truncate(CELL_WIDTH - 1, pad=True)
+        line.append_text(label)
+        line.append(" ")
+    return line
+
+
+def grid_height(image_count: int, width: int) -> int:
+    """The grid's line count, without drawing anything (layout asks for it often)."""
+    digit_rows = DIGIT_SIZE // 2
+    return 1 + -(-image_count // per_row(width)) * (digit_rows + 1)
 
 
 class SampleGrid(Widget):
@@ -90,6 +104,9 @@ class SampleGrid(Widget):
         self.classes_names: Sequence[str] = [str(d) for d in range(10)]
         self.ascii = False
         self._strips: tuple[int, list[Strip]] | None = None
+        self._digit_strips: tuple[tuple, list[list[Strip]]] | None = None
+        self._height: int | None = None
+        self.expected = RunConfig().sample_count  # digits the placeholder keeps room for
 
     def on_mount(self) -> None:
         self.ascii = self.app.no_color  # half-blocks carry the picture in colour; without colour use the ramp
@@ -104,8 +121,12 @@ class SampleGrid(Widget):
         self.classes_names = classes
         self._changed()
 
-    def reset(self) -> None:
+    def reset(self, expected: int | None = None) -> None:
+        """Back to the placeholder, which keeps the room `expected` digits will take, so the
+        first epoch's grid is a repaint rather than a layout of the whole screen."""
         self.event = None
+        if expected is not None:
+            self.expected = expected
         self._changed()
 
     def toggle_ascii(self) -> None:
@@ -113,31 +134,68 @@ class SampleGrid(Widget):
         self._changed()
 
     def _changed(self) -> None:
-        height = len(self._strips[1]) if self._strips else None
-        self._strips = None
-        # the same number of lines as before (the usual epoch-to-epoch case) needs no screen layout
-        self.refresh(layout=height is None or not self.size.width or len(self._lines(self.size.width)) != height)
+        width = self.size.width
+        old_height, self._strips = self._height, None
+        if not width or old_height is None or self._content_height(width) != old_height:
+            self.refresh(layout=True)
+        elif self.event is not None and self._digit_strips is not None and self._digit_strips[0] == self._digit_key(width):
+            # the same digits: repaint the header and the captions, not hundreds of half-blocks
+            self.refresh(*(Region(0, y, width, 1) for y in self._text_rows(width)))
+        else:
+            self.refresh()
 
     def text(self, width: int = 80) -> str:
         """The grid as plain text (what a monochrome terminal shows, bar the half-block shades)."""
         return "\n".join(strip.text for strip in self._lines(width))
 
-    def _lines(self, width: int) -> list[Strip]:
+    def _content_height(self, width: int) -> int:
         width = max(width, CELL_WIDTH)
-        if self._strips is None or self._strips[0] != width:
-            console, base = self.app.console, self.rich_style
-            texts = ([Text(PLACEHOLDER)] if self.event is None
-                     else grid_lines(self.event, self.classes_names, width, self.ascii))
-            strips = []
-            for text in texts:
-                text.truncate(width)
-                text.end = ""
-                strips.append(Strip(list(text.render(console)), text.cell_len).apply_style(base))
-            self._strips = (width, strips)
-        return self._strips[1]
+        count = self.expected if self.event is None else len(self.event.images)
+        self._height = grid_height(count, width) if count else 1
+        return self._height
+
+    def _digit_key(self, width: int) -> tuple:
+        width = max(width, CELL_WIDTH)
+        return (tuple(self.event.images) if self.event else (), per_row(width), width, self.ascii)
+
+    def _text_rows(self, width: int) -> list[int]:
+        """Line numbers of the header and of each row's captions."""
+        count = len(self.event.images) if self.event else 0
+        rows = -(-count // per_row(max(width, CELL_WIDTH)))
+        return [0] + [(DIGIT_SIZE // 2 + 1) * (r + 1) for r in range(rows)]
+
+    def _strip(self, text: Text, width: int) -> Strip:
+        text.truncate(width)
+        text.end = ""
+        return Strip(list(text.render(self.app.console)), text.cell_len).apply_style(self.rich_style)
+
+    def _lines(self, width: int) -> list[Strip]:
+        """The grid's strips for `width`. The digit rows are the same test images every epoch, so
+        their strips are kept across epochs (the costly part: hundreds of styled half-blocks a
+        line); only the header and the captions are drawn again."""
+        width = max(width, CELL_WIDTH)
+        if self._strips is not None and self._strips[0] == width:
+            return self._strips[1]
+        event = self.event
+        if event is None:
+            strips = [self._strip(Text(PLACEHOLDER), width)]
+        else:
+            n = per_row(width)
+            key = self._digit_key(width)
+            if self._digit_strips is None or self._digit_strips[0] != key:
+                rows = [[self._strip(t, width) for t in digit_row_lines(event.images[start:start + n], self.ascii)]
+                        for start in range(0, len(event.images), n)]
+                self._digit_strips = (key, rows)
+            strips = [self._strip(header_line(event), width)]
+            for r, start in enumerate(range(0, len(event.images), n)):
+                strips += self._digit_strips[1][r]
+                chunk = range(start, min(start + n, len(event.images)))
+                strips.append(self._strip(caption_line(event, chunk, self.classes_names), width))
+        self._strips = (width, strips)
+        return strips
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self._lines(width))
+        return self._content_height(width)
 
     def render_line(self, y: int) -> Strip:
         lines = self._lines(self.size.width)
