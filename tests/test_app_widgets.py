@@ -11,7 +11,7 @@ from core.config import PRESETS, RunConfig
 from core.events import ConfigEvent, EpochEvent, SamplesEvent, StateEvent, StepEvent
 from tui.bridge import EventBridge
 from tui.control import RunControl
-from tui.messages import RunEvent, StepBatch
+from tui.messages import EventBatch
 from tui.widgets.charts import AccuracyChart, LossChart, bucket, nice_ticks
 from tui.widgets.config_form import ConfigForm, FormError
 from tui.widgets.confusion import ConfusionMatrix, render_matrix
@@ -34,38 +34,36 @@ class FakeClock:
 
 
 # ---- bridge ----
-def test_bridge_coalesces_steps_to_at_most_five_posts_a_second_and_drops_none():
+def test_bridge_coalesces_events_to_at_most_two_posts_a_second_and_drops_none():
     posted, clock = [], FakeClock()
     bridge = EventBridge(posted.append, clock=clock)
-    for i in range(1, 1001):  # 1000 steps in one simulated second
-        clock.now = i / 1000
-        bridge(step(i, epoch_size=10**9))
+    sent = []
+    for i in range(1, 1001):  # 1000 steps and 10 epochs in one simulated second
+        sent.append(step(i, epoch_size=10**9))
+        if i % 100 == 0:
+            sent.append(EpochEvent(epoch=i // 100, step=i, train_loss=0.5, train_acc=0.8, test_loss=0.4, test_acc=0.85,
+                                   seconds=0.1, samples_per_s=6400.0, lr=0.1, time=i / 1000))
+    for event in sent:
+        clock.now = event.time
+        bridge(event)
     bridge.flush()
-    batches = [m for m in posted if isinstance(m, StepBatch)]
-    assert len(batches) <= 6  # default interval 0.2 s
-    assert [s.step for b in batches for s in b.steps] == list(range(1, 1001))
+    assert all(isinstance(m, EventBatch) for m in posted)
+    assert len(posted) <= 4  # the first event at once, then every 0.5 s, then the final flush
+    assert [e for m in posted for e in m.events] == sent  # every event, in order
 
 
-def test_bridge_posts_slow_steps_at_once_and_flushes_before_other_events():
+def test_bridge_posts_a_pause_at_once_with_everything_before_it():
     posted, clock = [], FakeClock()
     bridge = EventBridge(posted.append, clock=clock)
     clock.now = 1.0
-    bridge(step(1, epoch_size=10**9))
+    bridge(step(1, epoch_size=10**9))  # the first event goes out at once
     clock.now = 1.01
-    bridge(step(2, epoch_size=10**9))  # held: within 0.1 s of the last post
+    bridge(step(2, epoch_size=10**9))  # held: within 0.5 s of the last post
     assert len(posted) == 1
     state = StateEvent("paused", 2, 0.5, message="paused")
     bridge(state)
-    assert isinstance(posted[1], StepBatch) and [s.step for s in posted[1].steps] == [2]
-    assert isinstance(posted[2], RunEvent) and posted[2].event is state
-
-
-def test_bridge_flushes_the_last_step_of_an_epoch_before_evaluation():
-    posted, clock = [], FakeClock()
-    bridge = EventBridge(posted.append, clock=clock)
-    bridge(step(99, epoch_size=6400))
-    bridge(step(100, epoch_size=6400))  # seen == epoch_size: the epoch's last step
-    assert [s.step for m in posted for s in m.steps] == [99, 100]
+    assert len(posted) == 2 and [type(e).__name__ for e in posted[1].events] == ["StepEvent", "StateEvent"]
+    assert posted[1].events[0].step == 2 and posted[1].events[1] is state
 
 
 # ---- control hand-over ----

@@ -34,7 +34,7 @@ from core.lines import config_line, end_line, epoch_line, eta_seconds, step_line
 from tui.bridge import EventBridge
 from tui.control import RunControl
 from tui.main_screen import MainScreen
-from tui.messages import EngineReady, RunEvent, RunFinished, StepBatch
+from tui.messages import EngineReady, EventBatch, RunFinished
 from tui.screens import HelpScreen, LearningRateScreen, MessageDialog
 from tui.widgets.charts import AccuracyChart, LossChart
 from tui.widgets.config_form import ConfigForm, FormError
@@ -46,7 +46,7 @@ from tui.widgets.status import StatusBar
 ACTIVE_STATES = ("starting", "running", "paused", "stopping")
 RUN_CONTROLS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop")
 WATCH_POLL_S = 0.5
-PANEL_MIN_S = 2.0  # digits and confusion matrix: at most one redraw every 2 s while training
+PANEL_MIN_S = 3.0  # digits and confusion matrix: at most one redraw every 3 s while training
 STALE_AFTER_S = 30.0
 
 
@@ -98,7 +98,6 @@ class MnistApp(App[int]):
         self.last_end: EndEvent | None = None
         self.engine_error = ""
         self.torch_version = ""
-        self.step_batches = 0
         self._cli_run_dir_used = False
         self._quitting = False
         self._exit_code = 0
@@ -429,14 +428,9 @@ class MnistApp(App[int]):
         bridge.flush()
         self.post_message(RunFinished(end, usage_error=isinstance(getattr(trainer, "error", None), ConfigError)))
 
-    @on(StepBatch)
-    def _on_steps(self, message: StepBatch) -> None:
-        self.step_batches += 1
-        self.apply_events(message.steps)
-
-    @on(RunEvent)
-    def _on_run_event(self, message: RunEvent) -> None:
-        self.apply_events([message.event])
+    @on(EventBatch)
+    def _on_events(self, message: EventBatch) -> None:
+        self.apply_events(message.events)
 
     @on(RunFinished)
     def _on_run_finished(self, message: RunFinished) -> None:

@@ -1,15 +1,16 @@
 """The app's event sink: turns engine events (worker thread) into Textual messages (UI thread).
 
 The Trainer calls a sink synchronously from its loop, so this must be cheap and must never
-touch a widget. Step events are the only high-rate ones: they are buffered and posted as one
-StepBatch at most every `min_interval` seconds (so <= 1/min_interval refreshes a second
-whatever the step rate). A batch is also flushed at the end of each epoch and before any
-other event, so order is kept and nothing is held back across an evaluation or a pause.
+touch a widget. Events are buffered and posted together as one EventBatch at most every
+`min_interval` seconds, whatever their kind: a fast model finishes several epochs a second,
+and a message per step, per epoch, per sample grid and per matrix would each cost the UI
+thread a frame (3-5 ms of Python, holding the GIL the training thread needs between its torch
+calls). Events that change what the user may do next (the run's config, a pause or resume,
+the end) are posted at once, with everything buffered before them, so order is kept and a
+pause or the end is never held back.
 
-The default interval is 0.5 s (<= 2 posts a second): each post costs the UI thread a frame
-(3-5 ms of Python holding the GIL the training thread needs, more when the log and the
-loss chart are drawn in it), and a progress bar gains nothing from more;
-benchmarks/app_overhead.py measures the cost.
+The default interval is 0.5 s (<= 2 routine posts a second): a progress bar gains nothing from
+more; benchmarks/app_overhead.py measures what the rest costs.
 """
 
 from __future__ import annotations
@@ -19,44 +20,38 @@ from typing import Callable
 
 from textual.message import Message
 
-from core.events import Event, StepEvent
-from tui.messages import RunEvent, StepBatch
+from core.events import ConfigEvent, EndEvent, Event, StateEvent
+from tui.messages import EventBatch
 
 Post = Callable[[Message], object]
+URGENT = (ConfigEvent, StateEvent, EndEvent)
 
 
 class EventBridge:
-    """A `core.events.Sink` that posts RunEvent / StepBatch messages through `post`."""
+    """A `core.events.Sink` that posts EventBatch messages through `post`."""
 
     def __init__(self, post: Post, min_interval: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._post = post
         self.min_interval = min_interval
         self._clock = clock
-        self._pending: list[StepEvent] = []
+        self._pending: list[Event] = []
         self._last_post = float("-inf")
-        self.posts = 0  # number of messages posted (for tests and the overhead benchmark)
+        self.posts = 0  # number of messages posted (for tests)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, StepEvent):
-            self._pending.append(event)
-            now = self._clock()
-            if now - self._last_post >= self.min_interval or event.seen >= event.epoch_size:
-                self._flush(now)
-            return
-        self.flush()
-        self._send(RunEvent(event))
+        self._pending.append(event)
+        now = self._clock()
+        if isinstance(event, URGENT) or now - self._last_post >= self.min_interval:
+            self._flush(now)
 
     def flush(self) -> None:
-        """Post buffered step events now (called before every non-step event)."""
+        """Post whatever is buffered now (the worker's last act before it reports the run's end)."""
         if self._pending:
             self._flush(self._clock())
 
     def _flush(self, now: float) -> None:
         batch, self._pending = self._pending, []
         self._last_post = now
-        self._send(StepBatch(batch))
-
-    def _send(self, message: Message) -> None:
         self.posts += 1
-        self._post(message)
+        self._post(EventBatch(batch))

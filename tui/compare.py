@@ -32,7 +32,7 @@ from core.export import export, leaderboard_markdown
 from core.leaderboard import RUNNING, Standing
 from core.race import Race, RacePlan, RunRef, resolve_runs
 from tui.bridge import EventBridge
-from tui.messages import RunEvent, StepBatch
+from tui.messages import EventBatch
 from tui.widgets.charts import PALETTE
 from tui.widgets.confusion import ConfusionMatrix
 from tui.widgets.leaderboard import Leaderboard
@@ -265,8 +265,7 @@ class CompareScreen(Screen):
     def _sinks_for(self, entrant) -> list:
         """Each entrant gets its own bridge (worker thread side): coalesced steps, tagged with its name."""
         def post(message: Message, name: str = entrant.name) -> None:
-            events = message.steps if isinstance(message, StepBatch) else [message.event] if isinstance(
-                message, RunEvent) else []
+            events = message.events if isinstance(message, EventBatch) else []
             self.post_message(EntrantEvents(name, list(events)))
 
         return [EventBridge(post)]

@@ -11,25 +11,16 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from core.events import EndEvent, Event, StepEvent
+from core.events import EndEvent, Event
 
 
 @dataclass
-class RunEvent(Message):
-    """One engine event other than a step (config, epoch, samples, confusion, state, end)."""
+class EventBatch(Message):
+    """Engine events coalesced by the bridge (tui/bridge.py): everything since the last post,
+    oldest first. At most two routine posts a second, so the screen refresh rate does not grow
+    with the step or epoch rate; nothing is dropped (every step reaches the loss chart)."""
 
-    event: Event
-
-
-@dataclass
-class StepBatch(Message):
-    """Step events coalesced by the bridge: everything since the last post, oldest first.
-
-    The bridge posts at most 2 of these a second, so the screen refresh rate does not
-    grow with the step rate, and no step is dropped from the loss chart.
-    """
-
-    steps: list[StepEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
