@@ -125,11 +125,12 @@ class SeriesChart(PlotextPlot):
         self.refresh()
 
     def render(self) -> RenderableType:
-        self._last_draw = time.monotonic()
-        self._draw()
+        if self._draw():  # an empty chart is cheap: it does not hold back the first real figure
+            self._last_draw = time.monotonic()
         return super().render()
 
-    def _draw(self) -> None:
+    def _draw(self) -> bool:
+        """Set up the plotext figure for the current size; False when there is nothing to plot."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -148,6 +149,7 @@ class SeriesChart(PlotextPlot):
         if not drawn:
             plt.title(self.empty)
         self._axes(plt)
+        return drawn
 
     def _axes(self, plt) -> None:
         """Hook for subclasses to set limits and ticks that keep the axes readable."""

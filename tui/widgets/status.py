@@ -78,6 +78,6 @@ class StatusBar(Widget):
         line.append("\n" + " · ".join(parts))
         if self.bundled:
             line.append("\n")
-            line.append("⚠ bundled sample data, not the full set: pass --data-dir DIR or set MNIST_TUI_DATA",
+            line.append("⚠ bundled sample data, not the full set: --data-dir DIR or MNIST_TUI_DATA",
                         style="bold black on yellow")
         return line
