@@ -10,33 +10,20 @@ Results go to benchmarks/results/accuracy-<device>.md with the machine, versions
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common  # noqa: E402  (puts the repository root on sys.path)
 import torch  # noqa: E402
 
 from core.config import PRESETS  # noqa: E402
 from core.engine import Trainer, resolve_device  # noqa: E402
 from core.events import EpochEvent  # noqa: E402
 
-
-def machine_line(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
-    return (f"{cpu}, {torch.get_num_threads()} torch threads{gpu}; torch {torch.__version__}, "
-            f"Python {platform.python_version()}")
 
 
 def run_preset(name: str, data_dir: str, device: str, epochs: int | None, root: Path) -> dict:
@@ -64,7 +51,7 @@ def write_table(rows: list[dict], device: torch.device, out: Path, command: str)
         f"# Preset accuracy on the full test sets ({device.type})",
         "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
-        f"- machine: {machine_line(device)}",
+        f"- machine: {common.machine_line(device)}",
         f"- command: `{command}`",
         "- accuracy is on the 10,000-image test set after the last epoch (best epoch in brackets);",
         "  train seconds exclude evaluation, wall seconds include data loading and every evaluation.",

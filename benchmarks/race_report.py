@@ -15,22 +15,15 @@ import platform
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402  (puts the repository root on sys.path)
 
 from core.export import leaderboard_markdown  # noqa: E402
 from core.leaderboard import read_standing  # noqa: E402
 from core.lines import format_duration  # noqa: E402
 from core.race import read_race_file, resolve_runs  # noqa: E402
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:
@@ -54,7 +47,7 @@ def main() -> int:
     lines += ["Command (from the repository root):", "", "```", args.command, "```", ""]
     lines += [f"- started: {args.started} (UTC); whole command {format_duration(args.wall_s)} wall clock "
               f"({args.wall_s:.0f} s)",
-              f"- machine: {cpu_name()}; device {first.get('device', '?')}; torch {versions.get('torch', '?')}, "
+              f"- machine: {common.cpu_name()}; device {first.get('device', '?')}; torch {versions.get('torch', '?')}, "
               f"Python {versions.get('python', '?')}, {versions.get('platform', platform.platform())}",
               f"- data: {first.get('data_source', '?')}",
               f"- base settings: {base['model']} {'-'.join(str(h) for h in base['hidden'])}, "

@@ -83,3 +83,51 @@ def test_time_to_accuracy_rejects_an_unknown_preset(torchvision_data, tmp_path) 
                       "--out", str(tmp_path / "x.md"))
     assert proc.returncode != 0 and "unknown preset 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_accuracy_script_records_every_preset_against_its_target(torchvision_data, tmp_path) -> None:
+    out = tmp_path / "accuracy.md"
+    proc = run_script("accuracy.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd,fashion-mlp",
+                      "--epochs", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "- date: " in text and "- machine: " in text
+    rows = table_rows(text)
+    assert set(rows) == {"linear-sgd", "fashion-mlp"}
+    assert rows["fashion-mlp"][1] == "fashion-mnist" and rows["linear-sgd"][2] == "1"
+    for cells in rows.values():
+        assert 0.0 <= float(cells[3].split()[0]) <= 1.0 and re.match(r"≥ 0\.\d+ (yes|NO)", cells[4])
+
+
+def test_race_report_script_writes_the_leaderboard_of_a_race(torchvision_data, tmp_path) -> None:
+    race_dir = tmp_path / "race"
+    trained = subprocess.run([sys.executable, "-m", "core.cli", "--no-ui", "--race", "optimizer=sgd,adam",
+                              "--model", "linear", "--epochs", "1", "--data-dir", str(torchvision_data),
+                              "--run-dir", str(race_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, OMP_NUM_THREADS="1", MNIST_TUI_OFFLINE="1"))
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "race.md"
+    proc = run_script("race_report.py", str(race_dir), "--command", "mnist-tui --race optimizer=sgd,adam",
+                      "--wall-s", "3", "--started", "2026-11-23T12:00:00", "--note", "a smoke test", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "# Race: optimizer on the" in text and "- a smoke test" in text and "- machine: " in text
+    assert "optimizer-sgd" in text and "optimizer-adam" in text and "epoch 1" in text
+
+
+def test_app_overhead_script_pairs_headless_and_app_runs(torchvision_data, tmp_path) -> None:
+    out = tmp_path / "app.md"
+    proc = run_script("app_overhead.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd",
+                      "--epochs", "2", "--rounds", "2", "--size", "80x24", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "- date: " in text and "- machine: " in text and "- load while measuring: " in text
+    summary, per_round = text.split("Per round")
+    rows = table_rows(summary)
+    assert set(rows) == {"linear-sgd"}
+    cells = rows["linear-sgd"]
+    assert cells[1] == "80x24" and cells[2] == "300 x 2"
+    assert float(cells[3].replace(",", "")) > 0 and float(cells[4].replace(",", "")) > 0
+    assert re.match(r"\*\*[+-]\d+\.\d%\*\* \(≤ 5% (yes|NO)\)", cells[5])
+    assert re.match(r"\d+\.\d%", cells[8])  # the UI thread's share was measured
+    assert table_rows(per_round)["linear-sgd"][2].count(" / ") == 2  # both rounds listed, headless / app
