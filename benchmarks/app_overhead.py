@@ -21,9 +21,10 @@ that overlaps the engine reading the data set; here the data is preloaded, so it
 the first epoch's training, a one-off that says nothing about the rate. The whole-run figure,
 first epoch included, is reported beside it.
 
-The UI thread's own CPU time during the app runs is recorded too: every millisecond of Python it
-runs holds the GIL the training thread needs between its torch calls, so its share of the wall
-clock is an upper bound of what the app can take from training.
+The UI thread's own CPU time during the app runs is recorded too, as a diagnostic: every
+millisecond of Python it runs holds the GIL the training thread needs between its torch calls.
+It is not a bound: measured costs have exceeded it (each GIL hand-off costs the training thread
+a wake-up too, and the one-off restyle at the start of a run can spill past a short first epoch).
 
 Usage:
   .venv/bin/python benchmarks/app_overhead.py --data-dir ../shared/datasets
@@ -162,8 +163,8 @@ def main() -> int:
         "alternating), in one process with one app open under Textual's headless driver; app cost = 1 - median of "
         "the rounds' app/headless ratios of training samples/s (evaluation excluded) over every epoch but the "
         "first (the one-off restyle at the start of a run; see the script's docstring); 'whole run' counts it too",
-        "UI thread busy: CPU seconds of the app's thread over the wall clock of an app run (median), an upper bound "
-        "of what the app can take from training: only its Python holds the GIL the training thread needs",
+        "UI thread busy: CPU seconds of the app's thread over the wall clock of an app run (median), a diagnostic "
+        "(its Python holds the GIL the training thread needs), not a bound on the cost",
     ]
     body = ["| preset | app size | images x epochs a run | headless samples/s (median) | app samples/s (median) "
             "| app cost | app/headless, range of rounds | app cost, whole run | UI thread busy |",
