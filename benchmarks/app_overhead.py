@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402  (puts the repository root on sys.path)
 
-from core.config import RunConfig, preset_config  # noqa: E402
+from core.config import PRESETS, RunConfig, preset_config  # noqa: E402
 from core.engine import Trainer, resolve_device  # noqa: E402
 from core.runlog import METRICS_FILE, iter_records  # noqa: E402
 from tui.app import MnistApp  # noqa: E402
@@ -117,6 +117,17 @@ async def measure(config: RunConfig, bundle, rounds: int, size: tuple[int, int],
     return pairs
 
 
+def terminal_sizes(text: str) -> list[tuple[int, int]]:
+    """'100x30,180x50' -> [(100, 30), (180, 50)]; argparse turns a ValueError into a usage error."""
+    sizes = []
+    for item in text.lower().split(","):
+        width, _, height = item.partition("x")
+        if not (width.isdigit() and height.isdigit() and int(width) >= 40 and int(height) >= 12):
+            raise argparse.ArgumentTypeError(f"invalid size {item!r}: expected WIDTHxHEIGHT, at least 40x12")
+        sizes.append((int(width), int(height)))
+    return sizes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(common.DEFAULT_DATA_DIR))
@@ -124,11 +135,16 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: a few seconds' worth per preset)")
     parser.add_argument("--rounds", type=int, default=7, help="headless/app pairs per preset and size")
     parser.add_argument("--train-size", type=int, default=None, help="first N training images (default: all)")
-    parser.add_argument("--size", default="100x30,180x50",
+    parser.add_argument("--size", type=terminal_sizes, default="100x30,180x50",
                         help="app terminal sizes, e.g. 80x24 (one view at a time) or 180x50 (every panel)")
     parser.add_argument("--out", default=str(common.RESULTS_DIR / "app_overhead.md"), help="'-' for stdout only")
     args = parser.parse_args()
-    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.size.split(",")]
+    sizes = args.size
+    if args.rounds < 1 or (args.epochs is not None and args.epochs < 1):
+        parser.error("--rounds and --epochs must be at least 1")
+    unknown = [name for name in args.presets.split(",") if name not in PRESETS]
+    if unknown:
+        parser.error(f"unknown preset {unknown[0]!r} (choose from {', '.join(PRESETS)})")
 
     device = resolve_device("cpu")
     load = common.LoadLog()

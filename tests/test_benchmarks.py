@@ -131,3 +131,13 @@ def test_app_overhead_script_pairs_headless_and_app_runs(torchvision_data, tmp_p
     assert re.match(r"\*\*[+-]\d+\.\d%\*\* \(≤ 5% (yes|NO)\)", cells[5])
     assert re.match(r"\d+\.\d%", cells[8])  # the UI thread's share was measured
     assert table_rows(per_round)["linear-sgd"][2].count(" / ") == 2  # both rounds listed, headless / app
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "80by24"], "invalid size '80by24'"),
+    (["--presets", "nope"], "unknown preset 'nope'"),
+    (["--rounds", "0"], "--rounds and --epochs must be at least 1"),
+])
+def test_app_overhead_rejects_bad_options_in_one_line(torchvision_data, tmp_path, args, message) -> None:
+    proc = run_script("app_overhead.py", "--data-dir", str(torchvision_data), *args, "--out", str(tmp_path / "x.md"))
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
