@@ -111,6 +111,7 @@ class MnistApp(App[int]):
         self._pending_panels: dict[type, Event] = {}
         self._panels_shown_at = float("-inf")
         self._panel_timer = None
+        self._bindings_shown: tuple | None = None
         self._last_record_at = time.monotonic()
 
     # ---- widgets ----
@@ -198,7 +199,7 @@ class MnistApp(App[int]):
         state goes starting -> running -> ... without changing which keys apply.
         """
         shown = tuple(self.check_action(action, ()) for action in RUN_CONTROLS + ("race",))
-        if shown != getattr(self, "_bindings_shown", None):
+        if shown != self._bindings_shown:
             self._bindings_shown = shown
             self.refresh_bindings()
 

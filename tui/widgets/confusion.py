@@ -24,8 +24,9 @@ class ConfusionMatrix(Static):
     PLACEHOLDER = "the matrix fills in after the first evaluation"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(placeholder(), id=id, classes=classes)
-        self._text_size = text_size(placeholder())
+        empty = placeholder()
+        super().__init__(empty, id=id, classes=classes)
+        self._text_size = text_size(empty)
         self.matrix: list[list[int]] | None = None
         self.epoch = 0
 

@@ -7,8 +7,8 @@ Every RichLog write grows its virtual size, and Widget.virtual_size is a layout 
 write would make Textual lay out and repaint the whole screen (30-70 ms of the UI thread at
 180x50, holding the GIL the training thread needs). A log only needs a layout when a scrollbar
 appears or disappears, and `show_*_scrollbar` are layout reactives of their own; so here the
-virtual size only repaints the log and updates its scrollbars. Frequent lines (steps,
-`urgent=False`: steps and epochs) are still buffered and written together every two seconds,
+virtual size only repaints the log and updates its scrollbars. Frequent lines (`urgent=False`:
+steps and epochs) are still buffered and written together every two seconds,
 in the frame the step batch that brings them draws anyway; rare ones (state changes, the
 end) go out at once.
 """

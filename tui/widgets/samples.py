@@ -26,6 +26,7 @@ from core.events import SamplesEvent
 from core.render import render_ascii, render_halfblock
 
 DIGIT_SIZE = 14  # pixels across after downsampling: 14 columns by 7 rows of half-blocks
+BLOCK_LINES = DIGIT_SIZE // 2 + 1  # one row of digits (two pixel rows a line) and its caption line
 CELL_WIDTH = DIGIT_SIZE + 3  # digit, then room for a caption like '✗ Shirt (Coat)' and a gap
 NAME_CHARS = 5
 PLACEHOLDER = "Sample test digits appear after the first epoch."
@@ -85,8 +86,7 @@ def caption_line(event: SamplesEvent, chunk: range, classes: Sequence[str]) -> T
 
 def grid_height(image_count: int, width: int) -> int:
     """The grid's line count, without drawing anything (layout asks for it often)."""
-    digit_rows = DIGIT_SIZE // 2
-    return 1 + -(-image_count // per_row(width)) * (digit_rows + 1)
+    return 1 + -(-image_count // per_row(width)) * BLOCK_LINES
 
 
 class SampleGrid(Widget):
@@ -156,13 +156,13 @@ class SampleGrid(Widget):
 
     def _digit_key(self, width: int) -> tuple:
         width = max(width, CELL_WIDTH)
-        return (tuple(self.event.images) if self.event else (), per_row(width), width, self.ascii)
+        return (tuple(self.event.images) if self.event else (), width, self.ascii)
 
     def _text_rows(self, width: int) -> list[int]:
         """Line numbers of the header and of each row's captions."""
         count = len(self.event.images) if self.event else 0
         rows = -(-count // per_row(max(width, CELL_WIDTH)))
-        return [0] + [(DIGIT_SIZE // 2 + 1) * (r + 1) for r in range(rows)]
+        return [0] + [BLOCK_LINES * (r + 1) for r in range(rows)]
 
     def _strip(self, text: Text, width: int) -> Strip:
         text.truncate(width)
