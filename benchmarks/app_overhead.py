@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (puts the repository root on sys.path)
 
 from core.config import PRESETS, RunConfig, preset_config  # noqa: E402
-from core.engine import Trainer, resolve_device  # noqa: E402
+from core.engine import resolve_device  # noqa: E402
+from core.engine_process import EngineProcess  # noqa: E402
 from core.runlog import METRICS_FILE, iter_records  # noqa: E402
 from tui.app import MnistApp  # noqa: E402
 
@@ -76,7 +77,7 @@ def training_rates(run_dir: Path) -> tuple[float, float]:
 
 async def run_headless(config: RunConfig, bundle, run_dir: Path) -> Run:
     ends = []
-    worker = threading.Thread(target=lambda: ends.append(Trainer(config, run_dir, [], data=bundle).run()))
+    worker = threading.Thread(target=lambda: ends.append(EngineProcess(config, run_dir, [], data=bundle).run()))
     worker.start()
     while worker.is_alive():
         await asyncio.sleep(POLL_S)  # the app's loop stays idle, as it would behind a headless run

@@ -7,6 +7,7 @@ deadline for a loaded machine; no test sleeps and hopes.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -140,6 +141,7 @@ async def test_quit_during_a_run_stops_the_worker_saves_the_checkpoint_then_exit
     assert "--resume" in recs[-1]["reason"]
     assert (run_dir / CHECKPOINT_FILE).is_file()
     assert recs[-1]["epoch"] < 1000
+    assert app.engine == "process" and not multiprocessing.active_children()  # the training process has ended
 
 
 async def test_invalid_values_are_marked_and_block_the_start(tiny_data, tmp_path):

@@ -4,6 +4,10 @@ In every case no exception escapes (run_test re-raises any) and no training is l
 
 Waiting is always for a condition (a state, a thread leaving the engine) with a generous
 deadline for a loaded machine; nothing sleeps and hopes.
+
+These runs use the app's in-thread engine (engine="thread"): they patch the engine in this
+process (a step pace, a held evaluation), which a training process would not see. The app side
+is the same for both engines; tests/test_engine_process.py covers the training process itself.
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ def ends(run_dir: Path) -> list[dict]:
 
 async def test_resize_to_40x12_and_back_while_training(tiny_data, tmp_path, throttled):
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False)
+    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")
@@ -144,7 +148,7 @@ async def test_mashing_keys_while_training_never_crashes(tiny_data, tmp_path, mo
     """
     monkeypatch.chdir(tmp_path)  # runs started by a mashed 's' go to ./runs
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False)
+    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine="thread")
     rng = random.Random(2026)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
@@ -190,7 +194,8 @@ async def test_quit_during_evaluation_stops_saves_and_exits(tiny_data, tmp_path,
 
     monkeypatch.setattr(engine, "evaluate", held_evaluate)
     run_dir = tmp_path / "run"
-    app = MnistApp(small(epochs=3), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False)
+    app = MnistApp(small(epochs=3), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False,
+                   engine="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await wait_for(pilot, entered.is_set, "the first evaluation")
@@ -209,7 +214,7 @@ async def test_quit_during_evaluation_stops_saves_and_exits(tiny_data, tmp_path,
 
 async def test_sigterm_during_an_app_run_saves_and_exits_130(tiny_data, tmp_path, throttled):
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False)
+    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")

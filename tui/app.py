@@ -1,9 +1,10 @@
 """The mnist-tui Textual app: configure, start, watch and steer a run; or watch one read-only.
 
-Threading: the Trainer runs in a Textual thread worker (`_train`). It reaches the UI only
-through EventBridge, which posts messages (tui/messages.py); handlers here, on the UI
-thread, update the widgets. Controls go the other way through RunControl, whose calls the
-Trainer reads between steps. torch is imported by a worker after the first frame, so the
+Threading: a Textual thread worker (`_train`) runs each training run: by default it drives a
+Trainer in a child process (core/engine_process.py), so training never waits for the UI's
+GIL, and passes the child's events on. They reach the UI only through EventBridge, which
+posts messages (tui/messages.py); handlers here, on the UI thread, update the widgets.
+Controls go the other way through RunControl, whose calls the Trainer reads between steps. torch is imported by a worker after the first frame, so the
 app paints at once. `--watch` feeds the same handlers from core.runlog.MetricsTail.
 """
 
@@ -43,6 +44,7 @@ from tui.widgets.run_log import RunLog
 from tui.widgets.samples import SampleGrid
 from tui.widgets.status import StatusBar
 
+ENGINES = ("process", "thread")
 ACTIVE_STATES = ("starting", "running", "paused", "stopping")
 RUN_CONTROLS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop")
 WATCH_POLL_S = 0.5
@@ -82,8 +84,13 @@ class MnistApp(App[int]):
 
     def __init__(self, config: RunConfig | None = None, *, run_dir: Path | None = None, data_dir: str | None = None,
                  resume: bool = False, watch_dir: Path | None = None, data: Any = None,
-                 handle_signals: bool = False, cursor_blink: bool = True) -> None:
+                 handle_signals: bool = False, cursor_blink: bool = True, engine: str = "process") -> None:
         super().__init__()
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        # "process": the Trainer in a child process (core/engine_process.py: no GIL shared with the UI);
+        # "thread": in the worker thread itself (tests that patch the engine in this process use it)
+        self.engine = engine
         self.initial_config = config or RunConfig()
         self.cli_run_dir = Path(run_dir) if run_dir else None
         self.data_dir = data_dir
@@ -171,6 +178,11 @@ class MnistApp(App[int]):
             import torch
 
             import core.engine  # noqa: F401  (the import is the work)
+
+            if self.engine == "process":
+                from core import engine_process
+
+                engine_process.warm_up()  # the forkserver imports torch once, so each run starts at once
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
             self.post_message(EngineReady(error=f"{type(exc).__name__}: {exc}"))
             return
@@ -406,7 +418,10 @@ class MnistApp(App[int]):
         """The worker: build the Trainer here (torch stays off the UI thread), run it, report back."""
         worker = get_current_worker()
         try:
-            from core.engine import Trainer
+            if self.engine == "process":
+                from core.engine_process import EngineProcess as Trainer
+            else:
+                from core.engine import Trainer
         except Exception as exc:  # noqa: BLE001
             self.post_message(RunFinished(None, error=f"cannot load the engine: {type(exc).__name__}: {exc}"))
             return
@@ -423,7 +438,7 @@ class MnistApp(App[int]):
             self.post_message(RunFinished(None, error=str(exc), usage_error=True))
             return
         except Exception as exc:  # noqa: BLE001 - a bug must not take the app (and the terminal) down
-            where = _write_error_log()
+            where = _write_error_log(getattr(exc, "details", ""))
             self.post_message(RunFinished(None, error=f"internal error: {type(exc).__name__}: {exc}{where}"))
             return
         bridge.flush()
@@ -638,10 +653,11 @@ class MnistApp(App[int]):
             self.status.note = f"read-only · no new records for {now - self._last_record_at:.0f}s"
 
 
-def _write_error_log() -> str:
+def _write_error_log(details: str = "") -> str:
+    """The traceback for a bug report; `details`: the training process's own, when it crashed there."""
     log = Path(os.environ.get("TMPDIR", "/tmp")) / "mnist-tui-error.log"
     try:
-        log.write_text(traceback.format_exc())
+        log.write_text(traceback.format_exc() + (f"\nIn the training process:\n{details}" if details else ""))
         return f" (details in {log})"
     except OSError:
         return ""

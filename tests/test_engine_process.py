@@ -1,0 +1,133 @@
+"""The training process behind the app (core/engine_process.py): same run, same controls, same log
+as a Trainer in a thread; and when the app goes away or the process dies, nothing is left
+hanging and the checkpoint is kept.
+
+Controls are sent from the sink as the events arrive (the app's pattern), so each one lands on a
+live run; waiting is only ever for the run's own end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, RunConfig
+from core.engine_process import EngineCrash, EngineProcess
+from core.events import EndEvent, StateEvent, StepEvent
+from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint
+
+
+def small(**overrides) -> RunConfig:
+    base = RunConfig(model="mlp", hidden=(16,), optimizer="sgd", lr=0.05, batch_size=32, epochs=2,
+                     log_interval=1, sample_count=4)
+    return base.with_overrides(**overrides)
+
+
+def records(run_dir: Path) -> list[dict]:
+    return list(iter_records(run_dir / METRICS_FILE))
+
+
+def test_a_finished_run_reaches_the_sinks_in_the_order_of_its_log(tiny_data, tmp_path):
+    seen = []
+    run_dir = tmp_path / "run"
+    end = EngineProcess(small(), run_dir, [seen.append], data_dir=str(tiny_data)).run()
+    assert end.status == "finished" and end.final_test_acc is not None
+    assert [e.type for e in seen] == [r["type"] for r in records(run_dir)]
+    assert seen[0].type == "config" and seen[-1] == end
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
+    assert not multiprocessing.active_children()
+
+
+def test_pause_lr_resume_stop_reach_the_running_process(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    engine = None
+    sent = set()
+
+    def steer(event) -> None:
+        if isinstance(event, StepEvent) and "pause" not in sent:
+            sent.add("pause")
+            engine.pause()
+        elif isinstance(event, StateEvent) and event.state == "paused":
+            engine.set_lr(0.02)
+            engine.resume()
+        elif isinstance(event, StepEvent) and event.lr == 0.02 and "stop" not in sent:
+            sent.add("stop")
+            engine.stop("stopped", "stopped by the test")
+
+    engine = EngineProcess(small(epochs=500), run_dir, [steer], data_dir=str(tiny_data))
+    end = engine.run()
+    assert (end.status, end.reason) == ("stopped", "stopped by the test")
+    states = [r["state"] for r in records(run_dir) if r["type"] == "state"]
+    assert states[0] == "paused" and {"lr", "resumed"} <= set(states)
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
+    assert end.epoch < 500
+
+
+def test_the_app_going_away_stops_the_run_and_keeps_its_checkpoint(tiny_data, tmp_path):
+    """The app's end of the command pipe closing (the app crashed or was killed) is a stop, not lost work."""
+    run_dir = tmp_path / "run"
+    engine = None
+
+    def vanish(event) -> None:
+        if isinstance(event, StepEvent):
+            engine._commands.close()
+
+    engine = EngineProcess(small(epochs=500), run_dir, [vanish], data_dir=str(tiny_data))
+    end = engine.run()
+    assert end.status == "interrupted" and "the app went away" in end.reason
+    assert records(run_dir)[-1]["type"] == "end"
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
+
+
+def test_sigterm_to_the_training_process_stops_and_saves(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    engine = None
+
+    def terminate(event) -> None:
+        if isinstance(event, StepEvent) and event.step == 1:
+            os.kill(engine.process.pid, signal.SIGTERM)
+
+    engine = EngineProcess(small(epochs=500), run_dir, [terminate], data_dir=str(tiny_data))
+    end = engine.run()
+    assert end.status == "interrupted" and "SIGTERM" in end.reason and "--resume" in end.reason
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
+
+
+def test_a_killed_training_process_is_an_error_and_the_last_checkpoint_is_kept(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    engine = None
+
+    def kill(event) -> None:
+        if isinstance(event, StepEvent) and event.step == 1:
+            os.kill(engine.process.pid, signal.SIGKILL)
+
+    engine = EngineProcess(small(epochs=500), run_dir, [kill], data_dir=str(tiny_data))
+    with pytest.raises(EngineCrash, match="ended without a result"):
+        engine.run()
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == 0  # the one written at the start
+    assert not multiprocessing.active_children()
+
+
+def test_an_invalid_config_is_a_config_error_in_the_parent(tmp_path):
+    with pytest.raises(ConfigError, match="batch size"):
+        EngineProcess(small(batch_size=0), tmp_path / "run", []).run()
+
+
+def test_missing_data_ends_the_run_as_failed_with_the_reason(tmp_path):
+    seen = []
+    end = EngineProcess(small(), tmp_path / "run", [seen.append], data_dir=str(tmp_path / "nowhere")).run()
+    assert isinstance(end, EndEvent) and end.status == "failed" and "nowhere" in end.reason
+    assert seen == [end]
+
+
+def test_the_process_works_in_the_parents_directory_and_environment(tiny_data, tmp_path, monkeypatch):
+    """The forkserver keeps the directory and environment of its own start; a run must take the app's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_TUI_DATA", str(tiny_data))
+    end = EngineProcess(small(epochs=1), Path("relative-run"), []).run()
+    assert end.status == "finished"
+    assert (tmp_path / "relative-run" / CHECKPOINT_FILE).is_file()
