@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,52 @@ def test_second_signal_forces_exit_and_keeps_checkpoint_loadable(tiny_data, tmp_
 
     resumed = resume_in_process(run_dir, capsys, "--epochs", "1")
     assert resumed[-1]["status"] == "finished" and resumed[-1]["step"] == 19
+
+
+def test_app_hang_up_mid_run_saves_the_run_and_the_process_leaves(tiny_data, tmp_path):
+    """The real app on a pseudo-terminal; closing the terminal (an SSH session dropping) sends SIGHUP.
+
+    Before tui/hangup.py the run was saved but the process then hung in Textual's exit, writing to
+    the dead terminal. Here it must be gone, with exit code 130, an end record and a checkpoint.
+    """
+    import pty
+
+    run_dir = tmp_path / "run"
+    args = [sys.executable, "-m", "core.cli", *[a for a in long_run_args(tiny_data, run_dir) if a not in ("--no-ui", "--json")]]
+    env = dict(os.environ, MNIST_TUI_OFFLINE="1", TERM="xterm-256color", COLUMNS="80", LINES="24")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the app, with the pty as its controlling terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, args, env)
+    drained = threading.Thread(target=drain, args=(terminal,), daemon=True)
+    drained.start()
+    deadline = time.monotonic() + TIMEOUT_S
+    metrics = run_dir / METRICS_FILE
+    try:
+        while not (metrics.exists() and any(r["type"] == "step" for r in iter_records(metrics))):
+            assert time.monotonic() < deadline, "the app never started training"
+            os.write(terminal, b"s")  # Start; repeated until the app is up and the run writes steps
+            threading.Event().wait(0.5)  # the pace of the retries, not a guess at a result
+    finally:
+        os.close(terminal)  # the terminal goes away: the kernel sends SIGHUP
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("the app did not leave after its terminal hung up")
+        threading.Event().wait(0.05)
+    assert os.waitstatus_to_exitcode(status) == 130
+    end = list(iter_records(metrics))[-1]
+    assert end["type"] == "end" and end["status"] == "interrupted"
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
+
+
+def drain(terminal: int) -> None:
+    """Read the app's screen output, so its writes never block on a full pseudo-terminal."""
+    try:
+        while os.read(terminal, 65536):
+            pass
+    except OSError:
+        pass

@@ -34,6 +34,7 @@ from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Even
 from core.lines import config_line, end_line, epoch_line, eta_seconds, step_line
 from tui.bridge import EventBridge
 from tui.control import RunControl
+from tui.hangup import HangupExit
 from tui.main_screen import MainScreen
 from tui.messages import EngineReady, EventBatch, RunFinished
 from tui.screens import HelpScreen, LearningRateScreen, MessageDialog
@@ -52,7 +53,7 @@ PANEL_MIN_S = 3.0  # digits and confusion matrix: at most one redraw every 3 s w
 STALE_AFTER_S = 30.0
 
 
-class MnistApp(App[int]):
+class MnistApp(HangupExit, App[int]):
     """One app for both modes: a live run it owns, or (`watch_dir`) a read-only view of a run directory."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -162,7 +163,7 @@ class MnistApp(App[int]):
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_signal)
+                loop.add_signal_handler(sig, self._on_signal, sig)
         if self.watch_dir is not None:
             self._start_watch()
             return
@@ -343,8 +344,9 @@ class MnistApp(App[int]):
         self.run_status = "stopping"
         self.status.note = "saving the checkpoint, then quitting"
 
-    def _on_signal(self) -> None:
+    def _on_signal(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM / SIGHUP (e.g. the SSH session went away): save like a quit, exit 130 if a run was stopped."""
+        self.signal_received(sig)
         if self.control is not None:
             self._exit_code = 130
         self.call_later(self.action_quit)

@@ -32,6 +32,7 @@ from core.export import export, leaderboard_markdown
 from core.leaderboard import RUNNING, Standing
 from core.race import Race, RacePlan, RunRef, resolve_runs
 from tui.bridge import EventBridge
+from tui.hangup import HangupExit
 from tui.messages import EventBatch
 from tui.widgets.charts import PALETTE
 from tui.widgets.confusion import ConfusionMatrix
@@ -359,7 +360,7 @@ class CompareScreen(Screen):
             self.race.stop("interrupted", "the app closed")
 
 
-class CompareApp(App[int]):
+class CompareApp(HangupExit, App[int]):
     """The compare view on its own: `mnist-tui --race ...` (live) and `mnist-tui --compare RUN_DIR...`."""
 
     CSS_PATH = "app.tcss"
@@ -389,9 +390,10 @@ class CompareApp(App[int]):
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_signal)
+                loop.add_signal_handler(sig, self._on_signal, sig)
 
-    def _on_signal(self) -> None:
+    def _on_signal(self, sig: int = signal.SIGTERM) -> None:
+        self.signal_received(sig)  # after a hang-up, exit() leaves without touching the terminal
         screen = self.screen
         if isinstance(screen, CompareScreen) and screen.race_running:
             self.exit_code = 130
