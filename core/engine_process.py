@@ -52,6 +52,15 @@ class EngineCrash(RuntimeError):
         self.details = details
 
 
+def available(data: Any = None) -> bool:
+    """Whether a run can train in a child process here: a forkserver (POSIX), and preloaded data,
+    if any, on the CPU (CUDA tensors would need CUDA's own IPC to cross)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    tensor = getattr(data, "train_x", None)
+    return tensor is None or tensor.device.type == "cpu"
+
+
 def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)

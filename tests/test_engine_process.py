@@ -131,3 +131,15 @@ def test_the_process_works_in_the_parents_directory_and_environment(tiny_data, t
     end = EngineProcess(small(epochs=1), Path("relative-run"), []).run()
     assert end.status == "finished"
     assert (tmp_path / "relative-run" / CHECKPOINT_FILE).is_file()
+
+
+def test_data_on_a_gpu_stays_in_the_app_process():
+    """CUDA tensors cannot be pickled to a forked child without CUDA IPC: such runs use the thread engine."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from core.engine_process import available
+
+    assert available(None) and available(SimpleNamespace(train_x=torch.zeros(1)))
+    assert not available(SimpleNamespace(train_x=torch.zeros(1, device="meta")))

@@ -180,9 +180,9 @@ class MnistApp(HangupExit, App[int]):
 
             import core.engine  # noqa: F401  (the import is the work)
 
-            if self.engine == "process":
-                from core import engine_process
+            from core import engine_process
 
+            if self.engine == "process" and engine_process.available():
                 engine_process.warm_up()  # the forkserver imports torch once, so each run starts at once
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
             self.post_message(EngineReady(error=f"{type(exc).__name__}: {exc}"))
@@ -420,8 +420,10 @@ class MnistApp(HangupExit, App[int]):
         """The worker: build the Trainer here (torch stays off the UI thread), run it, report back."""
         worker = get_current_worker()
         try:
-            if self.engine == "process":
-                from core.engine_process import EngineProcess as Trainer
+            from core import engine_process
+
+            if self.engine == "process" and engine_process.available(self.data):
+                Trainer = engine_process.EngineProcess  # noqa: N806 - the same interface, in a child process
             else:
                 from core.engine import Trainer
         except Exception as exc:  # noqa: BLE001

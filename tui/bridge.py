@@ -4,8 +4,8 @@ The Trainer calls a sink synchronously from its loop, so this must be cheap and 
 touch a widget. Events are buffered and posted together as one EventBatch at most every
 `min_interval` seconds, whatever their kind: a fast model finishes several epochs a second,
 and a message per step, per epoch, per sample grid and per matrix would each cost the UI
-thread a frame (3-5 ms of Python, holding the GIL the training thread needs between its torch
-calls). Events that change what the user may do next (the run's config, a pause or resume,
+thread a frame (3-5 ms of Python: CPU a training run on a small machine wants, and the GIL
+itself when the engine runs in the app's thread). Events that change what the user may do next (the run's config, a pause or resume,
 the end) are posted at once, with everything buffered before them, so order is kept and a
 pause or the end is never held back.
 
