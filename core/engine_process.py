@@ -41,7 +41,6 @@ from core.config import ConfigError, RunConfig
 from core.events import EndEvent, Event, Sink
 
 PRELOAD = ["core.engine"]  # imports torch: paid once, in the forkserver
-POLL_S = 0.2
 
 
 class EngineCrash(RuntimeError):
@@ -172,9 +171,8 @@ class EngineProcess:
 def _child_main(events: Connection, commands: Connection, cwd: str, environ: dict[str, str], config: RunConfig,
                 run_dir: str, data_dir: str | None, data: Any, resume: bool) -> None:
     """The child: the parent's directory and environment, quiet output, then one Trainer run."""
-    for sig in (signal.SIGINT, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):  # SIGTERM: until there is a Trainer to stop
         signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # until the Trainer exists to stop; then a stop, as below
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(environ)
@@ -222,13 +220,17 @@ class _PipeSink:
         except OSError:
             self.parent_gone = True
             if self.trainer is not None:
-                self.trainer.stop("interrupted", "the app went away")
+                _stop_for_good(self.trainer, "the app went away")
+
+
+def _stop_for_good(trainer: Any, reason: str) -> None:
+    """Nobody will steer this run again: stop it as interrupted (which saves it), saying how to go on."""
+    trainer.stop("interrupted", f"{reason}; continue with mnist-tui --resume {trainer.run_dir}")
 
 
 def _stop_soon(trainer: Any, reason: str) -> None:
     """Stop from a signal handler: on a thread, as the handler may interrupt the loop inside the Trainer's lock."""
-    threading.Thread(target=trainer.stop, args=("interrupted", f"{reason}; continue with mnist-tui --resume "
-                                                                f"{trainer.run_dir}")).start()
+    threading.Thread(target=_stop_for_good, args=(trainer, reason)).start()
 
 
 def _listen(commands: Connection, trainer: Any) -> None:
@@ -237,7 +239,7 @@ def _listen(commands: Connection, trainer: Any) -> None:
         try:
             name, *args = commands.recv()
         except (EOFError, OSError):
-            trainer.stop("interrupted", f"the app went away; continue with mnist-tui --resume {trainer.run_dir}")
+            _stop_for_good(trainer, "the app went away")
             return
         try:
             getattr(trainer, name)(*args)

@@ -83,29 +83,28 @@ def test_the_app_going_away_stops_the_run_and_keeps_its_checkpoint(tiny_data, tm
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
 
 
-def test_sigterm_to_the_training_process_stops_and_saves(tiny_data, tmp_path):
-    run_dir = tmp_path / "run"
+def signalled_at_first_step(sig: int, data: Path, run_dir: Path) -> EngineProcess:
+    """A long run whose training process gets `sig` once its first step is reported; run() left to the test."""
     engine = None
 
-    def terminate(event) -> None:
+    def send(event) -> None:
         if isinstance(event, StepEvent) and event.step == 1:
-            os.kill(engine.process.pid, signal.SIGTERM)
+            os.kill(engine.process.pid, sig)
 
-    engine = EngineProcess(small(epochs=500), run_dir, [terminate], data_dir=str(tiny_data))
-    end = engine.run()
+    engine = EngineProcess(small(epochs=500), run_dir, [send], data_dir=str(data))
+    return engine
+
+
+def test_sigterm_to_the_training_process_stops_and_saves(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    end = signalled_at_first_step(signal.SIGTERM, tiny_data, run_dir).run()
     assert end.status == "interrupted" and "SIGTERM" in end.reason and "--resume" in end.reason
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
 
 
 def test_a_killed_training_process_is_an_error_and_the_last_checkpoint_is_kept(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    engine = None
-
-    def kill(event) -> None:
-        if isinstance(event, StepEvent) and event.step == 1:
-            os.kill(engine.process.pid, signal.SIGKILL)
-
-    engine = EngineProcess(small(epochs=500), run_dir, [kill], data_dir=str(tiny_data))
+    engine = signalled_at_first_step(signal.SIGKILL, tiny_data, run_dir)
     with pytest.raises(EngineCrash, match="ended without a result"):
         engine.run()
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == 0  # the one written at the start

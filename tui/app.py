@@ -4,8 +4,8 @@ Threading: a Textual thread worker (`_train`) runs each training run: by default
 Trainer in a child process (core/engine_process.py), so training never waits for the UI's
 GIL, and passes the child's events on. They reach the UI only through EventBridge, which
 posts messages (tui/messages.py); handlers here, on the UI thread, update the widgets.
-Controls go the other way through RunControl, whose calls the Trainer reads between steps. torch is imported by a worker after the first frame, so the
-app paints at once. `--watch` feeds the same handlers from core.runlog.MetricsTail.
+Controls go the other way through RunControl, whose calls the Trainer reads between steps.
+torch is imported by a worker after the first frame, so the app paints at once. `--watch` feeds the same handlers from core.runlog.MetricsTail.
 """
 
 from __future__ import annotations
