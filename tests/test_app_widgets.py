@@ -15,7 +15,7 @@ from tui.messages import EventBatch
 from tui.widgets.charts import AccuracyChart, LossChart, bucket, nice_ticks
 from tui.widgets.config_form import ConfigForm, FormError
 from tui.widgets.confusion import ConfusionMatrix, render_matrix
-from tui.widgets.samples import SampleGrid, caption
+from tui.widgets.samples import SampleGrid, caption, grid_height
 from tui.widgets.status import StatusBar
 
 
@@ -155,6 +155,26 @@ async def test_sample_grid_height_is_known_without_drawing_and_a_new_epoch_redra
         assert second[1] is first[1]  # the digit rows were kept
         text = grid.text(grid.size.width)
         assert "epoch 2: 7/7 right" in text and text.count("✗") == 1  # the legend's, no caption's
+
+
+async def test_a_hidden_sample_grid_lays_itself_out_only_when_shown():
+    """In the 80x24 layout the digits are another view; a new epoch's grid must not lay out the
+    whole screen (and so repaint the visible charts) while nobody can see it."""
+    grid = SampleGrid()
+    async with One(grid).run_test(size=(80, 24)) as pilot:
+        grid.display = False
+        await pilot.pause()
+        layouts = []
+        repaint = grid.refresh
+        grid.refresh = lambda *regions, **kwargs: (layouts.append(kwargs.get("layout", False)), repaint(*regions, **kwargs))[1]
+        many = SamplesEvent(epoch=1, indices=list(range(7)), labels=[1] * 7, predictions=[1] * 7,
+                            confidences=[0.9] * 7, images=[digit(k % 3) for k in range(7)])
+        grid.show_samples(many, [str(d) for d in range(10)])
+        assert True not in layouts
+        grid.display = True
+        await pilot.pause()
+        assert grid.size.height == grid_height(7, 80) > 1
+        assert "epoch 1: 7/7 right" in grid.text(grid.size.width)
 
 
 def test_confusion_matrix_prints_counts_and_the_accuracy():

@@ -86,7 +86,9 @@ async def test_three_entrant_race_fills_leaderboard_legend_and_detail(tiny_data,
 
 
 async def test_race_started_from_the_form_then_stopped_and_back(tiny_data, tmp_path):
-    app = MnistApp(BASE.with_overrides(epochs=200), run_dir=tmp_path / "runs" / "first", data_dir=str(tiny_data),
+    # far more epochs than the test waits for: only the stop may end the first entrant (200 on the tiny
+    # data set could finish before the key arrived on a busy machine)
+    app = MnistApp(BASE.with_overrides(epochs=100_000), run_dir=tmp_path / "runs" / "first", data_dir=str(tiny_data),
                    cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.click("#race")

@@ -49,7 +49,7 @@ ENGINES = ("process", "thread")
 ACTIVE_STATES = ("starting", "running", "paused", "stopping")
 RUN_CONTROLS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop")
 WATCH_POLL_S = 0.5
-PANEL_MIN_S = 3.0  # digits and confusion matrix: at most one redraw every 3 s while training
+PANEL_MIN_S = 5.0  # digits and confusion matrix: at most one redraw every 5 s while training
 STALE_AFTER_S = 30.0
 
 
@@ -579,8 +579,9 @@ class MnistApp(HangupExit, App[int]):
         """Show a live run's digits and matrix at most every PANEL_MIN_S, always the latest.
 
         A fast model finishes an epoch every half second; redrawing both panels each time would
-        cost the training thread more than the whole rest of the app (a new grid of captions
-        and a matrix, 20-40 ms of the UI thread at 180x50). Replays and --watch show at once.
+        cost more CPU than the whole rest of the app (a new grid of captions and a matrix, 20-40
+        ms of the UI thread at 180x50), CPU that training wants when it uses every core. Replays
+        and --watch show at once.
         """
         self._pending_panels[type(event)] = event
         if self.control is None or self._replaying:

@@ -16,7 +16,7 @@ from typing import Sequence
 from rich.console import RenderableType
 from textual_plotext import PlotextPlot
 
-MIN_REDRAW_S = 3.0  # live updates: at most one plotext figure every 3 s per chart
+MIN_REDRAW_S = 5.0  # live updates: at most one plotext figure every 5 s per chart
 REDRAW_GRACE_S = 1.0
 PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white")
 
@@ -103,10 +103,12 @@ class SeriesChart(PlotextPlot):
     def request_redraw(self) -> None:
         """Redraw now if `min_redraw_s` has passed since the last drawing, else a little later.
 
-        A plotext figure is built in pure Python and parsed back from ANSI (15-30 ms for a large
-        chart), on the UI thread, holding the GIL the training thread also needs; a loss curve
-        gains little from more than one redraw every few seconds (benchmarks/app_overhead.py),
-        so live updates go through here rather than refresh().
+        A plotext figure is built in pure Python, parsed back from ANSI and cut into strips
+        (20-30 ms for a chart on a 2-core VM), on the UI thread: CPU that a model training on
+        every core of a small machine loses (with the thread engine, the GIL it waits for too).
+        A loss curve gains little from more than one redraw every few seconds while the status
+        bar moves twice a second (benchmarks/app_overhead.py), so live updates go through here
+        rather than refresh().
         The fallback timer waits REDRAW_GRACE_S longer than needed: while training, the next
         step batch (at most 0.5 s away) asks again and the chart is drawn in the frame that
         batch draws anyway; the timer only catches the last points before a quiet spell.

@@ -136,7 +136,12 @@ class SampleGrid(Widget):
     def _changed(self) -> None:
         width = self.size.width
         old_height, self._strips = self._height, None
-        if not width or old_height is None or self._content_height(width) != old_height:
+        if not width:
+            # not on screen (another view of the compact layout): showing it lays it out anyway,
+            # and a layout now would repaint every visible panel, charts included, for nothing
+            self._height = None
+            return
+        if old_height is None or self._content_height(width) != old_height:
             self.refresh(layout=True)
         elif self.event is not None and self._digit_strips is not None and self._digit_strips[0] == self._digit_key(width):
             # the same digits: repaint the header and the captions, not hundreds of half-blocks
