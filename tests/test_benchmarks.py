@@ -129,15 +129,28 @@ def test_app_overhead_script_pairs_headless_and_app_runs(torchvision_data, tmp_p
     assert cells[1] == "80x24" and cells[2] == "300 x 2"
     assert float(cells[3].replace(",", "")) > 0 and float(cells[4].replace(",", "")) > 0
     assert re.match(r"\*\*[+-]\d+\.\d%\*\* \(≤ 5% (yes|NO)\)", cells[5])
-    assert re.match(r"\d+\.\d%", cells[8])  # the UI thread's share was measured
+    assert re.match(r"[+-]\d+\.\d% to [+-]\d+\.\d%$", cells[6])  # the median's interval
+    assert re.match(r"\d+\.\d%", cells[9])  # the UI thread's share was measured
     assert table_rows(per_round)["linear-sgd"][2].count(" / ") == 2  # both rounds listed, headless / app
 
 
 @pytest.mark.parametrize("args, message", [
     (["--size", "80by24"], "invalid size '80by24'"),
     (["--presets", "nope"], "unknown preset 'nope'"),
-    (["--rounds", "0"], "--rounds and --epochs must be at least 1"),
+    (["--rounds", "0"], "--rounds, --epochs and --test-size must be at least 1"),
+    (["--test-size", "0"], "--rounds, --epochs and --test-size must be at least 1"),
 ])
 def test_app_overhead_rejects_bad_options_in_one_line(torchvision_data, tmp_path, args, message) -> None:
     proc = run_script("app_overhead.py", "--data-dir", str(torchvision_data), *args, "--out", str(tmp_path / "x.md"))
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_app_overhead_interval_of_the_median_is_order_statistics_with_binomial_coverage() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from app_overhead import median_interval, median_rank
+
+    assert median_rank(15) == (4, 1 - 2 * 576 / 2 ** 15)  # P(Binomial(15, 1/2) <= 3) = 576/32768 < 2.5%
+    assert median_rank(9) == (2, 1 - 2 * 10 / 2 ** 9)
+    assert median_rank(3) == (1, 0.75)  # too few rounds: only min..max, and it says how little that covers
+    assert median_interval([9, 1, 8, 2, 7, 3, 6, 4, 5, 15, 14, 13, 12, 11, 10]) == (4, 12)
+    assert median_interval([0.97]) == (0.97, 0.97)
