@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
 
 from core.config import PRESETS, RunConfig
 from core.events import ConfigEvent, EpochEvent, SamplesEvent, StateEvent, StepEvent
@@ -157,12 +158,18 @@ async def test_sample_grid_height_is_known_without_drawing_and_a_new_epoch_redra
         assert "epoch 2: 7/7 right" in text and text.count("✗") == 1  # the legend's, no caption's
 
 
+def screen_text(widget) -> str:
+    """What the screen shows of `widget`, through Textual's own line cache."""
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
 async def test_a_hidden_sample_grid_lays_itself_out_only_when_shown():
     """In the 80x24 layout the digits are another view; a new epoch's grid must not lay out the
     whole screen (and so repaint the visible charts) while nobody can see it."""
     grid = SampleGrid()
-    async with One(grid).run_test(size=(80, 24)) as pilot:
-        grid.display = False
+    panel = VerticalScroll(grid)  # as in the app: the view's panel is hidden, not the grid
+    async with One(panel).run_test(size=(80, 24)) as pilot:
+        panel.display = False
         await pilot.pause()
         layouts = []
         repaint = grid.refresh
@@ -171,10 +178,19 @@ async def test_a_hidden_sample_grid_lays_itself_out_only_when_shown():
                             confidences=[0.9] * 7, images=[digit(k % 3) for k in range(7)])
         grid.show_samples(many, [str(d) for d in range(10)])
         assert True not in layouts
-        grid.display = True
+        panel.display = True
         await pilot.pause()
-        assert grid.size.height == grid_height(7, 80) > 1
-        assert "epoch 1: 7/7 right" in grid.text(grid.size.width)
+        assert grid.size.height == grid_height(7, grid.size.width) > 1
+        assert "epoch 1: 7/7 right" in screen_text(grid)
+        panel.display = False  # hidden again: the next epoch must not leave the old grid on show
+        await pilot.pause()
+        layouts.clear()
+        grid.show_samples(replace(many, epoch=2, predictions=[1] * 6 + [2]), [str(d) for d in range(10)])
+        assert True not in layouts
+        await pilot.pause()
+        panel.display = True
+        await pilot.pause()
+        assert "epoch 2: 6/7 right" in screen_text(grid)
 
 
 def test_confusion_matrix_prints_counts_and_the_accuracy():

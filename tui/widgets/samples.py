@@ -106,7 +106,14 @@ class SampleGrid(Widget):
         self._strips: tuple[int, list[Strip]] | None = None
         self._digit_strips: tuple[tuple, list[list[Strip]]] | None = None
         self._height: int | None = None
+        self._layout_when_shown = False
         self.expected = RunConfig().sample_count  # digits the placeholder keeps room for
+
+    def on_show(self) -> None:
+        """Its view is back on screen: apply what changed while it was hidden."""
+        if self._layout_when_shown:
+            self._layout_when_shown = False
+            self.refresh(layout=True)
 
     def on_mount(self) -> None:
         self.ascii = self.app.no_color  # half-blocks carry the picture in colour; without colour use the ramp
@@ -137,9 +144,11 @@ class SampleGrid(Widget):
         width = self.size.width
         old_height, self._strips = self._height, None
         if not width:
-            # not on screen (another view of the compact layout): showing it lays it out anyway,
-            # and a layout now would repaint every visible panel, charts included, for nothing
+            # not on screen (another view of the compact layout): a layout now would repaint
+            # every visible panel, charts included, for nothing. Lay out and repaint when shown
+            # (showing its panel alone would neither measure it again nor drop its old lines).
             self._height = None
+            self._layout_when_shown = True
             return
         if old_height is None or self._content_height(width) != old_height:
             self.refresh(layout=True)
