@@ -121,19 +121,24 @@ def test_caption_marks_wrong_predictions_with_a_symbol_and_the_true_class():
     assert caption(6, 4, fashion).plain == "✗ Shirt (Coat)"
 
 
+def screen_text(widget) -> str:
+    """What the screen shows of `widget`, through Textual's own line cache."""
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
 async def test_sample_grid_shows_each_digit_with_its_caption():
     grid = SampleGrid()
     async with One(grid).run_test(size=(80, 24)) as pilot:
         grid.show_samples(samples_event(), [str(d) for d in range(10)])
         await pilot.pause()
-        text = "\n".join(line.text for line in grid.render_lines(grid.region.reset_offset))
+        text = screen_text(grid)
         assert "epoch 3: 2/3 right" in text
         assert "✓ 7" in text and "✗ 3 (2)" in text and "✓ 1" in text
         assert "▀" in text
         assert grid.wrong == 1
         grid.toggle_ascii()
         await pilot.pause()
-        text = "\n".join(line.text for line in grid.render_lines(grid.region.reset_offset))
+        text = screen_text(grid)
         assert "▀" not in text and "@" in text  # the ASCII ramp needs no colour at all
 
 
@@ -156,11 +161,6 @@ async def test_sample_grid_height_is_known_without_drawing_and_a_new_epoch_redra
         assert second[1] is first[1]  # the digit rows were kept
         text = grid.text(grid.size.width)
         assert "epoch 2: 7/7 right" in text and text.count("✗") == 1  # the legend's, no caption's
-
-
-def screen_text(widget) -> str:
-    """What the screen shows of `widget`, through Textual's own line cache."""
-    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
 
 
 async def test_a_hidden_sample_grid_lays_itself_out_only_when_shown():
