@@ -165,7 +165,7 @@ async def test_sample_grid_height_is_known_without_drawing_and_a_new_epoch_redra
 
 async def test_a_hidden_sample_grid_lays_itself_out_only_when_shown():
     """In the 80x24 layout the digits are another view; a new epoch's grid must not lay out the
-    whole screen (and so repaint the visible charts) while nobody can see it."""
+    whole screen while nobody can see it, and must be the one shown when its view comes back."""
     grid = SampleGrid()
     panel = VerticalScroll(grid)  # as in the app: the view's panel is hidden, not the grid
     async with One(panel).run_test(size=(80, 24)) as pilot:

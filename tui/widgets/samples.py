@@ -144,9 +144,9 @@ class SampleGrid(Widget):
         width = self.size.width
         old_height, self._strips = self._height, None
         if not width:
-            # not on screen (another view of the compact layout): a layout now would repaint
-            # every visible panel, charts included, for nothing. Lay out and repaint when shown
-            # (showing its panel alone would neither measure it again nor drop its old lines).
+            # not on screen (another view of the compact layout): a layout of the whole screen
+            # now would be for nothing. Lay out and repaint when shown (showing its panel alone
+            # would neither measure it again nor drop its old lines).
             self._height = None
             self._layout_when_shown = True
             return
