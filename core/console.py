@@ -8,18 +8,83 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO
+import time
+from typing import IO, Callable
 
 from rich.columns import Columns
 from rich.console import Console, Group
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
-from core.events import ConfigEvent, EndEvent, EpochEvent, Event, SamplesEvent, StepEvent, to_record
+from core.events import ConfigEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent, StepEvent, to_record
 from core.lines import eta_seconds, format_duration, format_event
+from core.machine import MachineMonitor, MachineStats, monitor_for
 from core.render import render_halfblock, sample_strip
 
 SUMMARY_DIGITS = 8
+BAR_WIDTH = 40
+MIN_BAR_WIDTH = 10
+MACHINE_REFRESH_S = 0.5  # machine stats are sampled at most twice a second, whatever Rich's refresh rate
+
+
+class TrainingLine:
+    """The live progress line's words and layout: epoch, bar, progress and the machine at a glance.
+
+    One line at any width: the machine stats get the room left after the words and a short bar
+    (dropping their least useful parts first), and the bar takes the rest, up to BAR_WIDTH.
+    """
+
+    def __init__(self, epochs: int, test_size: int, console: Console, monitor: MachineMonitor) -> None:
+        self.epochs, self.test_size, self.console, self.monitor = epochs, test_size, console, monitor
+        self._stats = MachineStats()
+        self._sampled_at = -MACHINE_REFRESH_S
+
+    def epoch(self, task: Task) -> str:
+        return f"epoch {task.fields['epoch']}/{self.epochs}"
+
+    def detail(self, task: Task) -> str:
+        if task.fields["evaluating"]:
+            return f"evaluating on {self.test_size:,} test images"
+        return (f"{task.percentage:>3.0f}%  loss {task.fields['loss']:.4f}  {task.fields['rate']} samples/s  "
+                f"ETA {task.fields['eta']}")
+
+    def _words_width(self, task: Task) -> int:
+        return len(self.epoch(task)) + len(self.detail(task)) + 2  # the grid's one-cell gaps around the bar
+
+    def machine(self, task: Task) -> str:
+        """'|  gpu 45% · vram ...' fitted to the room; the machine is sampled at most every MACHINE_REFRESH_S."""
+        now = time.monotonic()
+        if now - self._sampled_at >= MACHINE_REFRESH_S:
+            self._sampled_at, self._stats = now, self.monitor.sample()
+        room = self.console.width - self._words_width(task) - MIN_BAR_WIDTH - 4  # gap and "|  "
+        text = self._stats.short_text(room) if room > 0 else ""
+        return f"|  {text}" if text else ""
+
+    def bar_width(self, task: Task) -> int:
+        machine = self.machine(task)
+        room = self.console.width - self._words_width(task) - (len(machine) + 1 if machine else 0)
+        return max(MIN_BAR_WIDTH, min(BAR_WIDTH, room))
+
+
+class FunctionColumn(ProgressColumn):
+    def __init__(self, text_of: Callable[[Task], str], style: str = "") -> None:
+        super().__init__()
+        self.text_of, self.style = text_of, style
+
+    def render(self, task: Task) -> Text:
+        return Text(self.text_of(task), style=self.style)
+
+
+class FittedBarColumn(BarColumn):
+    """Rich's bar, as wide as the line has room for."""
+
+    def __init__(self, line: TrainingLine) -> None:
+        super().__init__(bar_width=BAR_WIDTH)
+        self.line = line
+
+    def render(self, task: Task):
+        self.bar_width = self.line.bar_width(task)
+        return super().render(task)
 
 
 class ConsolePrinter:
@@ -57,11 +122,18 @@ class ConsolePrinter:
         elif isinstance(event, StepEvent):
             if self.progress is not None:
                 eta = eta_seconds(event, self.batch_size)
-                self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=event.loss,
+                self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=event.loss, evaluating=False,
                                      rate=f"{event.samples_per_s:,.0f}",
                                      eta=format_duration(eta) if eta is not None else "--:--")
             else:
                 self._print(format_event(event))
+        elif isinstance(event, StateEvent) and event.state == "evaluating":
+            # transient: live, it replaces the bar's 100% / ETA 00:00; piped, the epoch line follows at once
+            if self.progress is not None:
+                self.progress.update(self.task, evaluating=True)
+        elif isinstance(event, EpochEvent) and self.progress is not None:
+            self.progress.update(self.task, evaluating=False)  # the evaluation it announced is done
+            self._print(format_event(event, self.test_size))
         elif isinstance(event, SamplesEvent):
             self.last_samples = event
         elif isinstance(event, EndEvent):
@@ -86,20 +158,22 @@ class ConsolePrinter:
             self.stream.write(line + "\n")
 
     def _start_progress(self, event: ConfigEvent) -> None:
+        self.monitor = monitor_for(event.device)
+        line = TrainingLine(event.config["epochs"], event.test_size, self.console, self.monitor)
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}/" + str(event.config["epochs"])),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%  loss {task.fields[loss]:.4f}  {task.fields[rate]} samples/s  "
-                       "ETA {task.fields[eta]}"),
+            FunctionColumn(line.epoch), FittedBarColumn(line), FunctionColumn(line.detail),
+            FunctionColumn(line.machine, style="dim"),
             console=self.console, transient=True, refresh_per_second=5)
         self.task = self.progress.add_task("train", total=event.total_steps, completed=event.start_step,
-                                           epoch=event.start_epoch, loss=float("nan"), rate="-", eta="--:--")
+                                           epoch=event.start_epoch, loss=float("nan"), rate="-", eta="--:--",
+                                           evaluating=False)
         self.progress.start()
 
     def _stop_progress(self) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+            self.monitor.close()
 
     def _print_samples(self) -> None:
         """The end-of-run row of test digits with predicted/true classes; wrong ones marked."""

@@ -537,6 +537,8 @@ class Trainer:
     def _end_epoch(self) -> bool:
         """Evaluate, emit epoch/samples/confusion events, checkpoint; False if stopped during eval."""
         data, config = self.data, self.config
+        self.emit(StateEvent("evaluating", self.global_step, round(self._elapsed(), 3),
+                             message=f"evaluating epoch {self.epoch} on {data.test_size:,} test images"))
         result = evaluate(self.model, data.test_x, data.test_y, config.eval_batch_size,
                           should_stop=lambda: self._stop_status is not None)
         if result is None:

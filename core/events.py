@@ -99,7 +99,13 @@ class ConfusionEvent:
 
 @dataclass(frozen=True)
 class StateEvent:
-    """Control changes the user made (pause, resume, lr change, stop requested)."""
+    """A change of the run's state between steps.
+
+    state: "lr" (the user set a learning rate), "paused", "resumed" (user controls), or "evaluating"
+    (the epoch's training steps are done and the test set is being scored; it lasts until the
+    epoch's EpochEvent, or the EndEvent when stopped meanwhile). Views show it instead of a
+    progress bar sitting at 100% with an ETA of 00:00.
+    """
 
     type: ClassVar[str] = "state"
     state: str

@@ -85,7 +85,7 @@ async def test_keys_drive_a_whole_run_configure_start_pause_lr_stop_quit(tiny_da
     assert app.return_code == 0
     recs = records(run_dir)
     assert recs[0]["type"] == "config" and recs[0]["config"]["optimizer"] == "adamw"
-    states = [r["state"] for r in recs if r["type"] == "state"]
+    states = [r["state"] for r in recs if r["type"] == "state" and r["state"] != "evaluating"]
     assert states[0] == "paused" and {"lr", "resumed"} <= set(states)
     lr_at = next(i for i, r in enumerate(recs) if r["type"] == "state" and r["state"] == "lr")
     assert recs[lr_at]["lr"] == 0.02

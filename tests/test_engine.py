@@ -196,7 +196,12 @@ def test_trainer_event_stream(tmp_path, tiny_data) -> None:
     assert (config.train_size, config.test_size, config.steps_per_epoch, config.total_steps) == (100, 200, 4, 8)
     assert config.start_epoch == 1 and not config.resumed and not config.bundled_data
     kinds = [e.type for e in events]
-    assert kinds == ["config"] + (["step"] * 4 + ["epoch", "samples", "confusion"]) * 2 + ["end"]
+    assert kinds == ["config"] + (["step"] * 4 + ["state", "epoch", "samples", "confusion"]) * 2 + ["end"]
+    # evaluation is announced after the epoch's last step, so views need not sit at 100% with ETA 00:00
+    evaluating = [e for e in events if isinstance(e, StateEvent)]
+    assert [(e.state, e.step, e.message) for e in evaluating] == [
+        ("evaluating", 4, "evaluating epoch 1 on 200 test images"),
+        ("evaluating", 8, "evaluating epoch 2 on 200 test images")]
     steps = [e for e in events if isinstance(e, StepEvent)]
     assert [s.step for s in steps] == list(range(1, 9))
     assert [s.seen for s in steps] == [32, 64, 96, 100] * 2
@@ -314,7 +319,7 @@ def test_pause_and_resume_from_another_thread(tmp_path, tiny_data) -> None:
     end = trainer.run()
     helper.join()
     assert end.status == "finished"
-    states = [e.state for e in events if isinstance(e, StateEvent)]
+    states = [e.state for e in events if isinstance(e, StateEvent) and e.state != "evaluating"]
     assert states == ["paused", "resumed"]
     steps = [e.step for e in events if isinstance(e, StepEvent)]
     assert steps == list(range(1, 20))  # no step lost or repeated around the pause
