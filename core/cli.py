@@ -1,7 +1,8 @@
 """The `mnist-tui` command line: argparse, headless runs, and the documented exit codes.
 
 Exit codes: 0 finished; 1 the run failed (data, disk, non-finite loss); 2 bad usage or an
-invalid value; 130 stopped by Ctrl-C / SIGTERM after saving a checkpoint. Every error is one
+invalid value; 130 stopped by Ctrl-C / SIGTERM / SIGHUP after saving a checkpoint; 141 the output
+was closed (`| head`), also after saving a checkpoint. Every error is one
 line on stderr; a traceback is a bug, so unexpected errors are caught here and written to the
 run directory's error.log instead of the screen.
 
@@ -23,6 +24,7 @@ from core.config import (ACTIVATIONS, DATASETS, DEVICES, INIT_ALIASES, INITS, MO
                          PRESETS, SCHEDULES, ConfigError, RunConfig, parse_hidden, preset_config, validate)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what shells expect of `... | head`
 PROG = "mnist-tui"
 
 # Fields of RunConfig a user sets from the command line; --resume may change only RESUMABLE ones.
@@ -77,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                f"  {PROG} --resume runs/20261123-101500-cnn-adam --no-ui   continue an interrupted run\n"
                f"  {PROG} --no-ui --preset mlp-bn-adam --race optimizer=sgd,momentum,adam,radam   race optimizers\n"
                f"  {PROG} --compare runs/20261123-110000-race-mlp-bn-adam-optimizer --export csv   CSV + Markdown\n\n"
-               "Exit codes: 0 finished, 1 run failed, 2 bad usage, 130 interrupted (checkpoint saved).",
+               "Exit codes: 0 finished, 1 run failed, 2 bad usage, 130 interrupted, 141 output closed "
+               "(checkpoint saved).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_argument_group("modes")
     mode.add_argument("--no-ui", action="store_true", help="train headless: progress on the terminal, plain lines when piped")
@@ -172,25 +175,33 @@ def list_presets() -> int:
 
 
 def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mode: bool, resume: bool) -> int:
-    from core.console import ConsolePrinter
+    from core.console import ConsolePrinter, silence_stdout
     from core.engine import DeviceError, Trainer
 
-    printer = ConsolePrinter(json_mode=json_mode)
+    def on_output_closed() -> None:  # `| head` read what it wanted: an interrupt, not a failure
+        silence_stdout()
+        trainer.stop("interrupted", f"output closed; resume with {PROG} --resume {run_dir} --no-ui")
+
+    printer = ConsolePrinter(json_mode=json_mode, on_output_closed=on_output_closed)
     trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume)
 
     def on_signal(signum: int, _frame) -> None:
         if trainer.stop_requested:  # second signal: the user means it; checkpoints are atomic, so just go
             sys.stderr.write(f"{PROG}: forced exit; the last checkpoint in {run_dir} is kept\n")
             os._exit(EXIT_INTERRUPTED)
-        trainer.stop("interrupted", f"interrupted by {signal.Signals(signum).name}; resume with "
-                                    f"{PROG} --resume {run_dir} --no-ui")
+        what = "the terminal hung up (SIGHUP)" if signum == signal.SIGHUP else f"interrupted by {signal.Signals(signum).name}"
+        trainer.stop("interrupted", f"{what}; resume with {PROG} --resume {run_dir} --no-ui")
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP: the SSH session dropped; save like Ctrl-C. Under nohup it stays ignored, as asked.
+    signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN else [])
+    previous = {s: signal.signal(s, on_signal) for s in signals}
     try:
         end = trainer.run()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+    if printer.output_closed and end.status != "failed":
+        return EXIT_OUTPUT_CLOSED
     if end.status == "finished" or end.status == "stopped":
         return EXIT_OK
     if end.status == "interrupted":
@@ -248,6 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `--list-presets | head -1`: the reader has what it wanted
+        from core.console import silence_stdout
+
+        silence_stdout()
+        return EXIT_OUTPUT_CLOSED
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         from core import runlog
         from core.idx import DataError

@@ -6,7 +6,9 @@ codes; the live view is Rich's Progress, which draws only when stdout is a termi
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import time
 from typing import IO, Callable
@@ -87,10 +89,36 @@ class FittedBarColumn(BarColumn):
         return super().render(task)
 
 
-class ConsolePrinter:
-    """An event sink for `--no-ui`."""
+def output_gone(exc: BaseException) -> bool:
+    """The reader of our output went away: a closed pipe (`| head`), or a terminal that hung up (EIO)."""
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.EIO))
 
-    def __init__(self, stream: IO[str] | None = None, *, json_mode: bool = False, live: bool | None = None) -> None:
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not fail (and complain on stderr) again.
+
+    What the Python docs advise for SIGPIPE: the data still buffered for the closed pipe is dropped.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout already closed or not a real file (tests)
+        pass
+
+
+class ConsolePrinter:
+    """An event sink for `--no-ui`.
+
+    When the output goes away (`| head -2` has read its lines) the printer stops writing and calls
+    `on_output_closed` once: for the command line that is an interrupt, like Ctrl-C, not a
+    failure of the run.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, json_mode: bool = False, live: bool | None = None,
+                 on_output_closed: Callable[[], None] | None = None) -> None:
+        self.on_output_closed = on_output_closed
+        self.output_closed = False
         self.stream = stream or sys.stdout
         self.json_mode = json_mode
         self.live = self.stream.isatty() if live is None else live
@@ -104,6 +132,22 @@ class ConsolePrinter:
         self.last_samples: SamplesEvent | None = None
 
     def __call__(self, event: Event) -> None:
+        if self.output_closed:
+            return
+        try:
+            self._show(event)
+        except OSError as exc:
+            if not output_gone(exc):
+                raise
+            self.output_closed = True
+            try:
+                self._stop_progress()  # Rich stops its refresh thread before its last (failing) write
+            except OSError:
+                pass
+            if self.on_output_closed is not None:
+                self.on_output_closed()
+
+    def _show(self, event: Event) -> None:
         if self.json_mode:
             if isinstance(event, ConfigEvent) and event.bundled_data:  # stdout is for records; still tell the user
                 sys.stderr.write(f"Note: using the {event.data_source}\n")
@@ -171,9 +215,9 @@ class ConsolePrinter:
 
     def _stop_progress(self) -> None:
         if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+            progress, self.progress = self.progress, None
             self.monitor.close()
+            progress.stop()
 
     def _print_samples(self) -> None:
         """The end-of-run row of test digits with predicted/true classes; wrong ones marked."""

@@ -164,6 +164,7 @@ def test_app_hang_up_mid_run_saves_the_run_and_the_process_leaves(tiny_data, tmp
     assert os.waitstatus_to_exitcode(status) == 130
     end = list(iter_records(metrics))[-1]
     assert end["type"] == "end" and end["status"] == "interrupted"
+    assert end["reason"].startswith("the terminal hung up (SIGHUP)")  # not "quit from the app"
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
 
 

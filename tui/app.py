@@ -109,6 +109,7 @@ class MnistApp(HangupExit, App[int]):
         self._cli_run_dir_used = False
         self._quitting = False
         self._exit_code = 0
+        self._stop_signal: int | None = None  # SIGTERM/SIGHUP that asked the app to leave, for the end record
         self._replaying = False
         self._clock = 0.0
         self._lr: float | None = None
@@ -339,7 +340,9 @@ class MnistApp(HangupExit, App[int]):
             self.notify("Still saving the checkpoint; the app closes as soon as it is written.")
             return
         self._quitting = True
-        self.control.stop("interrupted", f"quit from the app; continue with mnist-tui --resume {self.control.run_dir}")
+        why = {signal.SIGHUP: "the terminal hung up (SIGHUP)", signal.SIGTERM: "stopped by SIGTERM"}.get(
+            self._stop_signal, "quit from the app")
+        self.control.stop("interrupted", f"{why}; continue with mnist-tui --resume {self.control.run_dir}")
         self.pause_requested = False
         self.run_status = "stopping"
         self.status.note = "saving the checkpoint, then quitting"
@@ -347,6 +350,7 @@ class MnistApp(HangupExit, App[int]):
     def _on_signal(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM / SIGHUP (e.g. the SSH session went away): save like a quit, exit 130 if a run was stopped."""
         self.signal_received(sig)
+        self._stop_signal = sig
         if self.control is not None:
             self._exit_code = 130
         self.call_later(self.action_quit)

@@ -1,0 +1,87 @@
+"""How headless runs end when their reader goes away: a closed pipe (exit 141) or a hung-up terminal (130)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+
+TIMEOUT_S = 120
+
+
+def long_run(data: Path, run_dir: Path, *extra: str) -> list[str]:
+    # 50 epochs of 19 steps: far longer than the reader waits, so the pipe always closes mid-run
+    return [sys.executable, "-m", "core.cli", "--no-ui", "--data-dir", str(data), "--run-dir", str(run_dir),
+            "--hidden", "32", "--batch-size", "32", "--epochs", "50", "--log-interval", "1", "--device", "cpu", *extra]
+
+
+def read_lines_then_close(args: list[str], cwd: Path, lines: int) -> tuple[list[str], int, str]:
+    """What `| head -N` does: read N lines, close the pipe, and let the writer find out."""
+    env = dict(os.environ, MNIST_TUI_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        read = [proc.stdout.readline() for _ in range(lines)]
+        proc.stdout.close()
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return read, proc.returncode, err
+
+
+@pytest.mark.parametrize("mode, lines", [("plain", 2), ("json", 1)])
+def test_closed_output_interrupts_the_run_with_a_checkpoint_and_exit_141(tiny_data, tmp_path, mode, lines):
+    run_dir = tmp_path / "run"
+    extra = ["--json"] if mode == "json" else []
+    read, code, err = read_lines_then_close(long_run(tiny_data, run_dir, *extra), tmp_path, lines)
+    if mode == "json":
+        assert json.loads(read[0])["type"] == "config"
+    else:
+        assert read[0].startswith("Training custom: mlp") and read[1].startswith("Train Epoch: 1 [")
+    assert code == 141, err
+    assert err == ""  # no "internal error", no "Exception ignored ... BrokenPipeError", no traceback
+    records = list(iter_records(run_dir / METRICS_FILE))
+    end = records[-1]
+    assert end["type"] == "end" and end["status"] == "interrupted", end
+    assert end["reason"].startswith("output closed") and f"--resume {run_dir}" in end["reason"]
+    assert end["epoch"] < 50
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
+
+
+def test_list_presets_into_a_closed_pipe_is_quiet(tmp_path):
+    read, code, err = read_lines_then_close([sys.executable, "-m", "core.cli", "--list-presets"], tmp_path, 1)
+    assert read[0].strip()
+    assert code in (0, 141) and err == ""  # 0 when the few lines fit the pipe before it closed
+
+
+def test_hang_up_of_a_headless_run_is_recorded_as_such(tiny_data, tmp_path):
+    """SIGHUP (the SSH session dropped) saves like Ctrl-C and says what happened; exit 130."""
+    import signal
+
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, MNIST_TUI_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(long_run(tiny_data, run_dir, "--json"), cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in proc.stdout:  # wait for proof that training runs, not for a guessed time
+            if json.loads(line)["type"] == "step":
+                break
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    end = json.loads(out.splitlines()[-1])
+    assert end["status"] == "interrupted" and end["reason"].startswith("the terminal hung up (SIGHUP); resume with")
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
