@@ -153,6 +153,9 @@ def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
                          f"(got --{not_allowed[0].replace('_', '-')})")
     if args.run_dir:
         raise UsageError("--resume writes into the run directory it continues; drop --run-dir")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise runlog.RunDirError(f"{run_dir} is a file, not a run directory: --resume takes the folder a run "
+                                 f"wrote, e.g. runs/<time>-<name>")
     saved = runlog.read_config(run_dir)
     config = RunConfig.from_dict(saved.get("config", {}))
     config = validate(config.with_overrides(epochs=args.epochs, device=args.device))

@@ -274,6 +274,12 @@ class Trainer:
             # crash the loop past the old end ("Tried to step N times"), so refuse up front.
             raise ConfigError(f"this run's one-cycle schedule is planned for {saved.epochs} epochs; "
                               f"--epochs cannot change when resuming it")
+        done = int(state.get("epoch", 1)) - 1
+        if done >= self.config.epochs:  # "Resuming at epoch 4" then "Run finished" trained nothing and said so nowhere
+            more = ("a one-cycle run cannot be extended; start a new run" if self.config.schedule == "onecycle"
+                    else f"resume with --epochs N (N > {done}) to train more")
+            raise ConfigError(f"nothing left to train: {self.run_dir} has trained {done} of {self.config.epochs} "
+                              f"epochs; {more}")
         perm = state.get("perm")
         if perm is not None and perm.numel() != self.data.train_size:
             # e.g. begun on the bundled sample, resumed where the full set is found: the saved epoch order

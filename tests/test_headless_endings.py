@@ -85,3 +85,30 @@ def test_hang_up_of_a_headless_run_is_recorded_as_such(tiny_data, tmp_path):
     end = json.loads(out.splitlines()[-1])
     assert end["status"] == "interrupted" and end["reason"].startswith("the terminal hung up (SIGHUP); resume with")
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
+
+
+def test_resume_of_a_finished_run_says_nothing_was_left_to_train(tiny_data, tmp_path, capsys):
+    from core.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["--no-ui", "--data-dir", str(tiny_data), "--run-dir", str(run_dir), "--epochs", "1",
+                 "--hidden", "16", "--batch-size", "64"]) == 0
+    log_before = (run_dir / METRICS_FILE).read_bytes()
+    capsys.readouterr()
+    assert main(["--resume", str(run_dir), "--no-ui"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"nothing left to train: {run_dir} has trained 1 of 1 epochs; resume with --epochs N (N > 1)" in err
+    assert (run_dir / METRICS_FILE).read_bytes() == log_before  # the finished run's log is left as it was
+    assert main(["--resume", str(run_dir), "--no-ui", "--json", "--epochs", "2"]) == 0  # the suggestion works
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["status"] == "finished"
+
+
+def test_resume_of_a_file_is_one_clear_line(tmp_path, capsys):
+    from core.cli import main
+
+    a_file = tmp_path / "checkpoint.pt"
+    a_file.write_bytes(b"x")
+    assert main(["--resume", str(a_file), "--no-ui"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{a_file} is a file, not a run directory" in err and "Errno" not in err
