@@ -16,9 +16,10 @@ import argparse
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from core.config import (ACTIVATIONS, DATASETS, DEVICES, INIT_ALIASES, INITS, MODELS, NORMALIZATIONS, OPTIMIZER_ALIASES, OPTIMIZERS,
                          PRESETS, SCHEDULES, ConfigError, RunConfig, parse_hidden, preset_config, validate)
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_argument_group("modes")
     mode.add_argument("--no-ui", action="store_true", help="train headless: progress on the terminal, plain lines when piped")
-    mode.add_argument("--watch", metavar="RUN_DIR", help="open a live, read-only view of a run directory")
+    mode.add_argument("--watch", metavar="RUN_DIR",
+                      help="open a live, read-only view of a run (or race) directory; waits for it to appear")
     mode.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     mode.add_argument("--list-presets", action="store_true", help="list the presets with their settings and expected accuracy")
     mode.add_argument("--json", action="store_true", help="with --no-ui: print the metrics.jsonl records on stdout")
@@ -213,6 +215,32 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
     return EXIT_USAGE if isinstance(trainer.error, (ConfigError, DeviceError)) else EXIT_FAILED
 
 
+WATCH_POLL_S = 0.5
+
+
+def wait_for_watch_target(path: Path, sleep: Callable[[float], None] | None = None) -> None:
+    """`--watch` started before the run (or race) it names: wait for it to appear, as `tail -F` does.
+
+    Says so once on stderr (Ctrl-C stops waiting, exit 130). A file, or a folder of runs such as
+    runs/, is a mistake waiting cannot fix, so those are one-line errors at once.
+    """
+    from core import runlog
+    from core.race import RACE_FILE
+
+    sleep = sleep or time.sleep
+    said = False
+    while not any((path / name).exists() for name in (runlog.METRICS_FILE, runlog.CONFIG_FILE, RACE_FILE)):
+        if path.exists() and not path.is_dir():
+            raise runlog.RunDirError(f"{path} is a file, not a run directory: --watch takes the folder a run writes")
+        if path.is_dir() and (runs := sorted(p.name for p in path.iterdir() if (p / runlog.METRICS_FILE).exists())):
+            raise runlog.RunDirError(f"{path} holds runs, it is not one: watch one of them, e.g. {path / runs[-1]}")
+        if not said:
+            sys.stderr.write(f"{PROG}: waiting for {path} to appear (no {runlog.METRICS_FILE} yet); Ctrl-C to stop\n")
+            sys.stderr.flush()
+            said = True
+        sleep(WATCH_POLL_S)
+
+
 def _start_app(**kwargs) -> int:
     from tui.launch import launch
 
@@ -229,9 +257,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return dispatch_race_compare(args, config_from_args, _start_app)
     if args.watch:
+        from core.race import is_race_dir
+
         watch_dir = Path(args.watch)
-        if not (watch_dir / runlog.METRICS_FILE).exists() and not (watch_dir / runlog.CONFIG_FILE).exists():
-            raise runlog.RunDirError(f"{watch_dir} is not a run directory: no {runlog.METRICS_FILE}")
+        wait_for_watch_target(watch_dir)
+        if is_race_dir(watch_dir):  # a race: its entrants side by side, as --compare RACE_DIR shows them
+            return _start_app(compare=[watch_dir], data_dir=args.data_dir)
         return _start_app(watch=watch_dir)
     if args.json and not args.no_ui:
         raise UsageError("--json prints records on stdout and needs --no-ui")

@@ -165,9 +165,11 @@ def test_resume_problems_exit_1(capsys, tiny_data, tmp_path) -> None:
     assert err.count("\n") == 1 and "damaged or not a mnist-tui checkpoint" in err
 
 
-def test_watch_of_a_non_run_dir_exits_1(capsys, tmp_path) -> None:
+def test_watch_of_a_folder_of_runs_exits_1(capsys, tmp_path) -> None:
+    (tmp_path / "20261123-101500-cnn-adam").mkdir()
+    (tmp_path / "20261123-101500-cnn-adam" / METRICS_FILE).write_text("")
     assert main(["--watch", str(tmp_path)]) == 1
-    assert "not a run directory" in capsys.readouterr().err
+    assert "holds runs, it is not one" in capsys.readouterr().err
 
 
 # ---- finished runs: exit 0, output formats ----
