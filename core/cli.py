@@ -166,15 +166,26 @@ def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
 
 
 def list_presets() -> int:
+    """A table on a terminal; piped, one plain line per preset, greppable like the rest of the headless output."""
+    if not sys.stdout.isatty():
+        for name, preset in PRESETS.items():
+            sys.stdout.write(f"{name} | {preset.config.dataset} | {preset.description} | result: "
+                             f"{preset.tutorial_result} | target test acc >= {preset.expected_test_acc:.3f}\n")
+        return EXIT_OK
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    # Three columns, the tutorial's words under the settings: at 80 columns the long words (such as
+    # "3x(conv3x3+maxpool+BatchNorm+ReLU)") still fit, so nothing wraps mid-number.
     table = Table(title="mnist-tui presets (each reproduces a PyTorch tutorial)", title_justify="left")
-    for column in ("preset", "data", "settings", "tutorial's result", "target test acc"):
-        table.add_column(column, overflow="fold")
+    table.add_column("preset", no_wrap=True)
+    table.add_column("settings · the tutorial's result", ratio=1, overflow="fold")
+    table.add_column("target", no_wrap=True, justify="right")
     for name, preset in PRESETS.items():
-        table.add_row(name, preset.config.dataset, preset.description, preset.tutorial_result,
-                      f"≥ {preset.expected_test_acc:.3f}")
+        settings = Text(preset.description)
+        settings.append(f"\nresult: {preset.tutorial_result}", style="dim")
+        table.add_row(Text(f"{name}\n{preset.config.dataset}"), settings, f"≥ {preset.expected_test_acc:.3f}")
     Console(soft_wrap=False).print(table)
     return EXIT_OK
 

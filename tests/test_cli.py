@@ -65,7 +65,7 @@ def test_list_presets(capsys, monkeypatch) -> None:
     assert main(["--list-presets"]) == 0
     out = capsys.readouterr().out
     for name, preset in PRESETS.items():
-        row = next(line for line in out.splitlines() if f" {name} " in line)
+        row = next(line for line in out.splitlines() if line.startswith(f"{name} | "))
         assert preset.config.dataset in row and f"{preset.expected_test_acc:.3f}" in row
 
 
