@@ -18,7 +18,20 @@ import torch
 from core.config import ConfigError
 from core.idx import IMAGES_MAGIC, LABELS_MAGIC, DataError, read_idx
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+
+def bundled_sample_dir() -> Path:
+    """The bundled sample: core/assets in an installed wheel (pyproject maps assets/ there), else a checkout's assets/.
+
+    The installed copy is looked for first and by its own path, so an unrelated `assets` folder
+    next to an installed `core` (both in site-packages) is never taken for ours.
+    """
+    here = Path(__file__).resolve().parent
+    installed, checkout = here / "assets", here.parent / "assets"
+    return installed if (installed / "mnist").is_dir() else checkout
+
+
+ASSETS_DIR = bundled_sample_dir()
 FILE_STEMS = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
