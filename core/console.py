@@ -36,8 +36,9 @@ class TrainingLine:
     (dropping their least useful parts first), and the bar takes the rest, up to BAR_WIDTH.
     """
 
-    def __init__(self, epochs: int, test_size: int, console: Console, monitor: MachineMonitor) -> None:
-        self.epochs, self.test_size, self.console, self.monitor = epochs, test_size, console, monitor
+    def __init__(self, epochs: int, test_size: int, console: Console, monitor: MachineMonitor,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.epochs, self.test_size, self.console, self.monitor, self.clock = epochs, test_size, console, monitor, clock
         self._stats = MachineStats()
         self._sampled_at = -MACHINE_REFRESH_S
 
@@ -55,7 +56,7 @@ class TrainingLine:
 
     def machine(self, task: Task) -> str:
         """'|  gpu 45% · vram ...' fitted to the room; the machine is sampled at most every MACHINE_REFRESH_S."""
-        now = time.monotonic()
+        now = self.clock()
         if now - self._sampled_at >= MACHINE_REFRESH_S:
             self._sampled_at, self._stats = now, self.monitor.sample()
         room = self.console.width - self._words_width(task) - MIN_BAR_WIDTH - 4  # gap and "|  "
@@ -118,6 +119,7 @@ class ConsolePrinter:
     def __init__(self, stream: IO[str] | None = None, *, json_mode: bool = False, live: bool | None = None,
                  on_output_closed: Callable[[], None] | None = None) -> None:
         self.on_output_closed = on_output_closed
+        self.clock = time.monotonic  # when the machine stats were last sampled; tests set their own
         self.output_closed = False
         self.stream = stream or sys.stdout
         self.json_mode = json_mode
@@ -203,7 +205,7 @@ class ConsolePrinter:
 
     def _start_progress(self, event: ConfigEvent) -> None:
         self.monitor = monitor_for(event.device)
-        line = TrainingLine(event.config["epochs"], event.test_size, self.console, self.monitor)
+        line = TrainingLine(event.config["epochs"], event.test_size, self.console, self.monitor, self.clock)
         self.progress = Progress(
             FunctionColumn(line.epoch), FittedBarColumn(line), FunctionColumn(line.detail),
             FunctionColumn(line.machine, style="dim"),

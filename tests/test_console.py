@@ -96,17 +96,29 @@ def test_piped_output_does_not_print_the_evaluating_state():
     assert "evaluating" not in out and "learning rate set to 0.5" in out
 
 
-def test_machine_stats_on_the_live_line_at_130_columns(printer):
-    p, stream, monitors = printer(130)
-    p(config_event("cuda:0"))
+def drawn(p: ConsolePrinter, stream: FakeTerminal, device: str) -> str:
+    """The live line after a run on `device` has taken a few steps."""
+    p(config_event(device))
     p(step(5))
     p.progress.refresh()
-    frame = last_frame(stream)
+    return last_frame(stream)
+
+
+def test_machine_stats_on_the_live_line_at_130_columns(printer):
+    p, stream, monitors = printer(130)
+    now = [100.0]
+    p.clock = lambda: now[0]
+    frame = drawn(p, stream, "cuda:0")
     assert frame.endswith("|  H200 · gpu 45% · vram 3.0/140 GiB · cpu 97% · rss 812 MiB")
     assert len(frame) <= 130
+    sampled = monitors[0].samples
+    now[0] += 0.4
     p.progress.refresh()
     p.progress.refresh()
-    assert monitors[0].samples == 1  # sampled at most twice a second, not per redraw
+    assert monitors[0].samples == sampled  # redraws within half a second reuse the sample
+    now[0] += 0.2
+    p.progress.refresh()
+    assert monitors[0].samples == sampled + 1
     p._stop_progress()
     assert monitors[0].closed
 
@@ -114,10 +126,7 @@ def test_machine_stats_on_the_live_line_at_130_columns(printer):
 @pytest.mark.parametrize("width", [80, 100])
 def test_live_line_fits_narrow_terminals_dropping_whole_stats(printer, width):
     p, stream, _ = printer(width)
-    p(config_event("cuda:0"))
-    p(step(5))
-    p.progress.refresh()
-    frame = last_frame(stream)
+    frame = drawn(p, stream, "cuda:0")
     assert len(frame) <= width, frame
     words, stats = frame.split("|  ")
     assert words.rstrip().endswith("ETA 00:00") and stats.startswith("gpu 45%")
@@ -128,8 +137,5 @@ def test_live_line_fits_narrow_terminals_dropping_whole_stats(printer, width):
 
 def test_no_gpu_shows_only_the_process(printer):
     p, stream, _ = printer(120)
-    p(config_event("cpu"))
-    p(step(5))
-    p.progress.refresh()
-    frame = last_frame(stream)
+    frame = drawn(p, stream, "cpu")
     assert frame.endswith("|  cpu 50%") and "gpu" not in frame
