@@ -201,7 +201,10 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
     printer = ConsolePrinter(json_mode=json_mode, on_output_closed=on_output_closed)
     trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume)
 
+    signalled: list[int] = []
+
     def on_signal(signum: int, _frame) -> None:
+        signalled.append(signum)
         if trainer.stop_requested:  # second signal: the user means it; checkpoints are atomic, so just go
             sys.stderr.write(f"{PROG}: forced exit; the last checkpoint in {run_dir} is kept\n")
             os._exit(EXIT_INTERRUPTED)
@@ -216,7 +219,7 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if printer.output_closed and end.status != "failed":
+    if printer.output_closed and end.status != "failed" and not signalled:  # a hang-up also closes a terminal: 130
         return EXIT_OUTPUT_CLOSED
     if end.status == "finished" or end.status == "stopped":
         return EXIT_OK

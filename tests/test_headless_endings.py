@@ -38,53 +38,52 @@ def read_lines_then_close(args: list[str], cwd: Path, lines: int) -> tuple[list[
     return read, proc.returncode, err
 
 
-@pytest.mark.parametrize("mode, lines", [("plain", 2), ("json", 1)])
-def test_closed_output_interrupts_the_run_with_a_checkpoint_and_exit_141(tiny_data, tmp_path, mode, lines):
-    run_dir = tmp_path / "run"
-    extra = ["--json"] if mode == "json" else []
-    read, code, err = read_lines_then_close(long_run(tiny_data, run_dir, *extra), tmp_path, lines)
-    if mode == "json":
-        assert json.loads(read[0])["type"] == "config"
-    else:
-        assert read[0].startswith("Training custom: mlp") and read[1].startswith("Train Epoch: 1 [")
-    assert code == 141, err
-    assert err == ""  # no "internal error", no "Exception ignored ... BrokenPipeError", no traceback
-    records = list(iter_records(run_dir / METRICS_FILE))
-    end = records[-1]
+def assert_interrupted_by_closed_output(run_dir: Path) -> None:
+    end = list(iter_records(run_dir / METRICS_FILE))[-1]
     assert end["type"] == "end" and end["status"] == "interrupted", end
     assert end["reason"].startswith("output closed") and f"--resume {run_dir}" in end["reason"]
     assert end["epoch"] < 50
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
 
 
+def test_closed_output_interrupts_the_run_with_a_checkpoint_and_exit_141(tiny_data, tmp_path):
+    """A real process, as a shell runs it: nothing on stderr, not even Python's flush at exit."""
+    run_dir = tmp_path / "run"
+    read, code, err = read_lines_then_close(long_run(tiny_data, run_dir), tmp_path, 2)
+    assert read[0].startswith("Training custom: mlp") and read[1].startswith("Train Epoch: 1 [")
+    assert code == 141, err
+    assert err == ""  # no "internal error", no "Exception ignored ... BrokenPipeError", no traceback
+    assert_interrupted_by_closed_output(run_dir)
+
+
+def test_json_into_a_closed_pipe_ends_the_same_way(tiny_data, tmp_path, monkeypatch, capsys):
+    """`--json | head -1`, in this process (no second torch start-up): stdout is a real pipe, closed by its reader."""
+    import threading
+
+    from core.cli import main
+
+    read_fd, write_fd = os.pipe()
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write_fd, "w"))
+    first: list[str] = []
+
+    def head_1() -> None:
+        with os.fdopen(read_fd) as reader:
+            first.append(reader.readline())
+
+    reader = threading.Thread(target=head_1)
+    reader.start()
+    run_dir = tmp_path / "run"
+    code = main(long_run(tiny_data, run_dir, "--json")[3:])
+    reader.join()
+    assert json.loads(first[0])["type"] == "config"
+    assert code == 141 and capsys.readouterr().err == ""
+    assert_interrupted_by_closed_output(run_dir)
+
+
 def test_list_presets_into_a_closed_pipe_is_quiet(tmp_path):
     read, code, err = read_lines_then_close([sys.executable, "-m", "core.cli", "--list-presets"], tmp_path, 1)
     assert read[0].strip()
     assert code in (0, 141) and err == ""  # 0 when the few lines fit the pipe before it closed
-
-
-def test_hang_up_of_a_headless_run_is_recorded_as_such(tiny_data, tmp_path):
-    """SIGHUP (the SSH session dropped) saves like Ctrl-C and says what happened; exit 130."""
-    import signal
-
-    run_dir = tmp_path / "run"
-    env = dict(os.environ, MNIST_TUI_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(long_run(tiny_data, run_dir, "--json"), cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for line in proc.stdout:  # wait for proof that training runs, not for a guessed time
-            if json.loads(line)["type"] == "step":
-                break
-        proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    end = json.loads(out.splitlines()[-1])
-    assert end["status"] == "interrupted" and end["reason"].startswith("the terminal hung up (SIGHUP); resume with")
-    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
 
 
 def test_resume_of_a_finished_run_says_nothing_was_left_to_train(tiny_data, tmp_path, capsys):
@@ -112,3 +111,46 @@ def test_resume_of_a_file_is_one_clear_line(tmp_path, capsys):
     assert main(["--resume", str(a_file), "--no-ui"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{a_file} is a file, not a run directory" in err and "Errno" not in err
+
+
+def test_headless_run_on_a_terminal_that_hangs_up_saves_and_exits_130(tiny_data, tmp_path):
+    """The live line on a real pseudo-terminal; closing it sends SIGHUP and then fails writes (EIO).
+
+    The hang-up, not the failed writes, is what the end record and the exit code report.
+    """
+    import pty
+    import threading
+    import time
+
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, MNIST_TUI_OFFLINE="1", TERM="xterm-256color", COLUMNS="100", OMP_NUM_THREADS="1")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a headless run with the pty as its controlling terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, long_run(tiny_data, run_dir), env)
+
+    def drain() -> None:  # read the screen, so the child's writes never block on a full pty
+        try:
+            while os.read(terminal, 65536):
+                pass
+        except OSError:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    deadline = time.monotonic() + TIMEOUT_S
+    metrics = run_dir / METRICS_FILE
+    try:
+        while not (metrics.exists() and any(r["type"] == "step" for r in iter_records(metrics))):
+            assert time.monotonic() < deadline, "the run never started training"
+            threading.Event().wait(0.1)  # the pace of the polls, not a guess at a result
+    finally:
+        os.close(terminal)  # the terminal goes away: the kernel sends SIGHUP
+    while not (done := os.waitpid(pid, os.WNOHANG))[0]:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            raise AssertionError("the run did not leave after its terminal hung up")
+        threading.Event().wait(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 130
+    end = list(iter_records(metrics))[-1]
+    assert end["status"] == "interrupted" and end["reason"].startswith("the terminal hung up (SIGHUP)")
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
