@@ -98,6 +98,9 @@ def test_a_file_of_the_official_size_but_other_content_is_unknown(tmp_path):
     broken_gz = tmp_path / "broken.gz"
     broken_gz.write_bytes(b"not gzip" + data_mod.OFFICIAL_SIZES["test_labels"].to_bytes(4, "little"))
     assert data_mod.official_dataset_of(broken_gz, "test_labels") is None  # read_idx reports it properly later
+    huge_gz = tmp_path / "huge.gz"  # bigger than what it claims to unpack to: not read at all
+    huge_gz.write_bytes(bytes(3 * data_mod.OFFICIAL_SIZES["test_labels"]) + data_mod.OFFICIAL_SIZES["test_labels"].to_bytes(4, "little"))
+    assert data_mod.official_dataset_of(huge_gz, "test_labels") is None
 
 
 def test_data_dir_that_is_a_file_says_so(tmp_path, capsys):
