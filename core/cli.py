@@ -144,6 +144,15 @@ def given_config_options(args: argparse.Namespace) -> list[str]:
     return [name for name in CONFIG_OPTIONS if getattr(args, name) is not None]
 
 
+def refuse_a_file(path: Path, flag: str) -> None:
+    """A run directory given as a file (its checkpoint, its log) is one clear line, not a raw [Errno 20]."""
+    from core import runlog
+
+    if path.exists() and not path.is_dir():
+        raise runlog.RunDirError(f"{path} is a file, not a run directory: {flag} takes the folder a run writes, "
+                                 f"e.g. runs/<time>-<name>")
+
+
 def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None]:
     """The config of the run in args.resume, with the few options a resume may change."""
     from core import runlog
@@ -155,9 +164,7 @@ def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
                          f"(got --{not_allowed[0].replace('_', '-')})")
     if args.run_dir:
         raise UsageError("--resume writes into the run directory it continues; drop --run-dir")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise runlog.RunDirError(f"{run_dir} is a file, not a run directory: --resume takes the folder a run "
-                                 f"wrote, e.g. runs/<time>-<name>")
+    refuse_a_file(run_dir, "--resume")
     saved = runlog.read_config(run_dir)
     config = RunConfig.from_dict(saved.get("config", {}))
     config = validate(config.with_overrides(epochs=args.epochs, device=args.device))
@@ -244,8 +251,7 @@ def wait_for_watch_target(path: Path, sleep: Callable[[float], None] | None = No
     sleep = sleep or time.sleep
     said = False
     while not any((path / name).exists() for name in (runlog.METRICS_FILE, runlog.CONFIG_FILE, RACE_FILE)):
-        if path.exists() and not path.is_dir():
-            raise runlog.RunDirError(f"{path} is a file, not a run directory: --watch takes the folder a run writes")
+        refuse_a_file(path, "--watch")
         if path.is_dir() and (runs := sorted(p.name for p in path.iterdir() if (p / runlog.METRICS_FILE).exists())):
             raise runlog.RunDirError(f"{path} holds runs, it is not one: watch one of them, e.g. {path / runs[-1]}")
         if not said:
