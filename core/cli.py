@@ -1,5 +1,8 @@
 """The `mnist-tui` command line: argparse, headless runs, and the documented exit codes.
 
+The program starts in tui/entry.py, which hands this module a way to open the app; core never
+imports the app itself (layers point one way: tui -> core).
+
 Exit codes: 0 finished; 1 the run failed (data, disk, non-finite loss); 2 bad usage or an
 invalid value; 130 stopped by Ctrl-C / SIGTERM / SIGHUP after saving a checkpoint; 141 the output
 was closed (`| head`), also after saving a checkpoint. Every error is one
@@ -14,25 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-from core.config import (ACTIVATIONS, DATASETS, DEVICES, INIT_ALIASES, INITS, MODELS, NORMALIZATIONS, OPTIMIZER_ALIASES, OPTIMIZERS,
-                         PRESETS, SCHEDULES, ConfigError, RunConfig, parse_hidden, preset_config, validate)
+from core.config import PRESETS, RESUMABLE, SETTING, ConfigError, RunConfig, refused_on_resume, validate
+from core.options import add_run_options, config_from_args, given_config_options
+from core.program import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, PROG,
+                          stop_on_signals)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what shells expect of `... | head`
-PROG = "mnist-tui"
-
-# Fields of RunConfig a user sets from the command line; --resume may change only RESUMABLE ones.
-CONFIG_OPTIONS = ("dataset", "model", "hidden", "activation", "batch_norm", "dropout", "optimizer", "lr",
-                  "momentum", "weight_decay", "schedule", "init", "normalize", "batch_size", "epochs", "seed", "device",
-                  "train_size", "log_interval", "name")
-RESUMABLE = ("epochs", "device")
+StartApp = Callable[..., int]
+"""Opens the app (tui.entry passes tui.launch.launch) and returns its exit code."""
 
 
 class UsageError(Exception):
@@ -44,27 +41,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see {PROG} --help)")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}") from None
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        return parse_hidden(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,29 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = parser.add_argument_group("what to train (explicit options override the preset)")
     run.add_argument("--preset", choices=list(PRESETS), metavar="NAME", help=f"start from a tutorial preset: {preset_names}")
-    run.add_argument("--dataset", choices=DATASETS, help="data set (default mnist)")
-    run.add_argument("--model", choices=MODELS, help="architecture (default mlp)")
-    run.add_argument("--hidden", type=_hidden, metavar="SIZES", help="MLP hidden layer sizes, e.g. 512,256")
-    run.add_argument("--activation", choices=ACTIVATIONS, help="MLP activation (default relu)")
-    run.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None, help="MLP batch norm")
-    run.add_argument("--dropout", type=_positive_float, metavar="P", help="MLP dropout probability (default 0)")
-    run.add_argument("--optimizer", metavar="NAME",
-                     help=f"one of {', '.join(OPTIMIZERS)} (aliases: {', '.join(OPTIMIZER_ALIASES)})")
-    run.add_argument("--init", metavar="NAME", help=f"weight initialisation: {', '.join(INITS)} "
-                                                    f"(aliases: {', '.join(INIT_ALIASES)})")
-    run.add_argument("--lr", type=_positive_float, metavar="LR", help="learning rate")
-    run.add_argument("--momentum", type=_positive_float, metavar="M", help="momentum for momentum/nesterov (default 0.9)")
-    run.add_argument("--weight-decay", type=_positive_float, metavar="WD", help="L2 weight decay (default 0)")
-    run.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant)")
-    run.add_argument("--normalize", choices=NORMALIZATIONS,
-                     help="input scaling: standard = (x/255-mean)/std (default), unit = x/255 like ToTensor()")
-    run.add_argument("--batch-size", type=_int, metavar="N", help="training batch size")
-    run.add_argument("--epochs", type=_int, metavar="N", help="number of epochs")
-    run.add_argument("--seed", type=_int, metavar="N", help="random seed (same seed + device = same run)")
-    run.add_argument("--device", choices=DEVICES, help="auto (default) picks cuda, then mps, then cpu")
-    run.add_argument("--train-size", type=_int, metavar="N", help="use only the first N training images (quick runs)")
-    run.add_argument("--log-interval", type=_int, metavar="STEPS", help="steps between progress records (0 = ~25 per epoch)")
-    run.add_argument("--name", help="run name used in the run directory (default: the preset's)")
+    add_run_options(run)  # one option per field of the config schema (core/config.py SETTINGS)
 
     where = parser.add_argument_group("where")
     where.add_argument("--data-dir", metavar="DIR", help="directory with the IDX files (raw or .gz, flat or torchvision layout)")
@@ -131,17 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--export-dir", metavar="DIR",
                        help="where --export writes (default: RACE_DIR/export, or exports/<time>-compare)")
     return parser
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Preset (or defaults), then every option the user gave, then validation."""
-    base = preset_config(args.preset) if args.preset else RunConfig()
-    overrides = {name: getattr(args, name) for name in CONFIG_OPTIONS}
-    return validate(base.with_overrides(**overrides))
-
-
-def given_config_options(args: argparse.Namespace) -> list[str]:
-    return [name for name in CONFIG_OPTIONS if getattr(args, name) is not None]
 
 
 def refuse_a_file(path: Path, flag: str) -> None:
@@ -158,16 +101,17 @@ def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
     from core import runlog
 
     run_dir = Path(args.resume)
-    not_allowed = [n for n in given_config_options(args) if n not in RESUMABLE] + (["preset"] if args.preset else [])
+    not_allowed = refused_on_resume(given_config_options(args)) + (["preset"] if args.preset else [])
     if not_allowed:
-        raise UsageError(f"--resume continues a run as it was configured; only --epochs and --device may change "
+        may_change = " and ".join(SETTING[name].flag for name in RESUMABLE)
+        raise UsageError(f"--resume continues a run as it was configured; only {may_change} may change "
                          f"(got --{not_allowed[0].replace('_', '-')})")
     if args.run_dir:
         raise UsageError("--resume writes into the run directory it continues; drop --run-dir")
     refuse_a_file(run_dir, "--resume")
     saved = runlog.read_config(run_dir)
     config = RunConfig.from_dict(saved.get("config", {}))
-    config = validate(config.with_overrides(epochs=args.epochs, device=args.device))
+    config = validate(config.with_overrides(**{name: getattr(args, name) for name in RESUMABLE}))
     runlog.prepare_run_dir(run_dir, resume=True)
     return config, run_dir, args.data_dir or saved.get("data_dir")
 
@@ -208,24 +152,11 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
     printer = ConsolePrinter(json_mode=json_mode, on_output_closed=on_output_closed)
     trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume)
 
-    signalled: list[int] = []
+    def stop(reason: str) -> None:
+        trainer.stop("interrupted", f"{reason}; resume with {PROG} --resume {run_dir} --no-ui")
 
-    def on_signal(signum: int, _frame) -> None:
-        signalled.append(signum)
-        if trainer.stop_requested:  # second signal: the user means it; checkpoints are atomic, so just go
-            sys.stderr.write(f"{PROG}: forced exit; the last checkpoint in {run_dir} is kept\n")
-            os._exit(EXIT_INTERRUPTED)
-        what = "the terminal hung up (SIGHUP)" if signum == signal.SIGHUP else f"interrupted by {signal.Signals(signum).name}"
-        trainer.stop("interrupted", f"{what}; resume with {PROG} --resume {run_dir} --no-ui")
-
-    # SIGHUP: the SSH session dropped; save like Ctrl-C. Under nohup it stays ignored, as asked.
-    signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN else [])
-    previous = {s: signal.signal(s, on_signal) for s in signals}
-    try:
+    with stop_on_signals(lambda: trainer.stop_requested, stop, f"the last checkpoint in {run_dir} is kept") as signalled:
         end = trainer.run()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if printer.output_closed and end.status != "failed" and not signalled:  # a hang-up also closes a terminal: 130
         return EXIT_OUTPUT_CLOSED
     if end.status == "finished" or end.status == "stopped":
@@ -261,13 +192,12 @@ def wait_for_watch_target(path: Path, sleep: Callable[[float], None] | None = No
         sleep(WATCH_POLL_S)
 
 
-def _start_app(**kwargs) -> int:
-    from tui.launch import launch
+def no_app(**_options: Any) -> int:
+    """The StartApp of a core-only entry (`python -m core.cli`): the app lives in tui, above core."""
+    raise UsageError("the app is not available from python -m core.cli; run mnist-tui, or add --no-ui")
 
-    return launch(**kwargs)
 
-
-def dispatch(args: argparse.Namespace) -> int:
+def dispatch(args: argparse.Namespace, start_app: StartApp = no_app) -> int:
     from core import runlog
 
     if args.list_presets:
@@ -275,38 +205,40 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.race or args.compare or args.export or args.export_dir:
         from core.race_console import dispatch as dispatch_race_compare
 
-        return dispatch_race_compare(args, config_from_args, _start_app)
+        return dispatch_race_compare(args, start_app)
     if args.watch:
         from core.race import is_race_dir
 
         watch_dir = Path(args.watch)
         wait_for_watch_target(watch_dir)
         if is_race_dir(watch_dir):  # a race: its entrants side by side, as --compare RACE_DIR shows them
-            return _start_app(compare=[watch_dir], data_dir=args.data_dir)
-        return _start_app(watch=watch_dir)
+            return start_app(compare=[watch_dir], data_dir=args.data_dir)
+        return start_app(watch=watch_dir)
     if args.json and not args.no_ui:
         raise UsageError("--json prints records on stdout and needs --no-ui")
     if args.resume:
         config, run_dir, data_dir = resume_config(args)
         if args.no_ui:
             return run_headless(config, run_dir, data_dir, args.json, resume=True)
-        return _start_app(config=config, run_dir=run_dir, data_dir=data_dir, resume=True)
+        return start_app(config=config, run_dir=run_dir, data_dir=data_dir, resume=True)
     config = config_from_args(args)
     if not args.no_ui:
-        return _start_app(config=config, run_dir=Path(args.run_dir) if args.run_dir else None,
-                          data_dir=args.data_dir, resume=False)
+        return start_app(config=config, run_dir=Path(args.run_dir) if args.run_dir else None,
+                         data_dir=args.data_dir, resume=False)
     run_dir = runlog.prepare_run_dir(Path(args.run_dir) if args.run_dir else runlog.create_new_run_dir(config.name))
     return run_headless(config, run_dir, args.data_dir, args.json, resume=False)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app) -> int:
+    """Parse, dispatch, and turn every error into one line and an exit code. `start_app` opens the app
+    for the modes that need it (tui.entry passes it; core cannot import the app)."""
     parser = build_parser()
     try:
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help: argparse printed it; return the code so main() always returns
             return exc.code if isinstance(exc.code, int) else EXIT_OK
-        return dispatch(args)
+        return dispatch(args, start_app)
     except (UsageError, ConfigError) as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return EXIT_USAGE
@@ -335,9 +267,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def entry_point() -> None:
+if __name__ == "__main__":  # headless modes only; the program's entry is tui/entry.py
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    entry_point()

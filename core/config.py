@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 DATASETS = ("mnist", "fashion-mnist")
 MODELS = ("linear", "mlp", "cnn", "fast-cnn")
@@ -124,6 +125,13 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# The schema: every RunConfig field declared once. argparse's run options (core/options.py), the
+# app's form, the race fields and the race dialog, the live learning-rate dialog and the resume
+# rules are all generated from SETTINGS, so they cannot disagree about a field's name, words,
+# parser or bounds.
+# ---------------------------------------------------------------------------------------------
+
 def canonical_init(name: str) -> str:
     return INIT_ALIASES.get(name, name)
 
@@ -132,69 +140,242 @@ def canonical_optimizer(name: str) -> str:
     return OPTIMIZER_ALIASES.get(name, name)
 
 
-def _choice(field_name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"invalid {field_name} {value!r}: choose from {', '.join(choices)}")
+_SIZES_HINT = "use comma-separated whole numbers like 512,256"
 
 
-def _finite_positive(field_name: str, value: float, allow_zero: bool = False) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ConfigError(f"invalid {field_name} {value!r}: must be a finite number")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"invalid {field_name} {value!r}: must be {'>= 0' if allow_zero else '> 0'}")
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'512,256' or '512-256' -> (512, 256), with a user-facing error for anything else.
+
+    A dash separates sizes only between digits, so '-5' is a negative size (refused), not 5.
+    """
+    parts = [p for p in re.split(r"[,\s]+|(?<=\d)-(?=\d)", text.strip()) if p]
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"invalid hidden sizes {text!r}: {_SIZES_HINT}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ConfigError(f"invalid hidden sizes {text!r}: {_SIZES_HINT}")
+    return sizes
 
 
-def _positive_int(field_name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"invalid {field_name} {value!r}: must be a whole number >= 1")
+@dataclass(frozen=True)
+class Bounds:
+    """The numbers a field accepts: low/high limits (open = strictly), whole numbers only or not."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    whole: bool = False
+    note: str = ""  # appended to a complaint, e.g. "(0 = automatic)"
+
+    def complaint(self, value: Any) -> str | None:
+        """Why `value` is out of bounds (the words after 'invalid <field> <value>: '), or None."""
+        note = f" {self.note}" if self.note else ""
+        if self.whole:
+            top = None if self.high is None else int(self.high) - (1 if self.high_open else 0)
+            wanted = f"a whole number >= {self.low:g}" if top is None else f"a whole number from {self.low:g} to {top}"
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if not ok or (self.low is not None and value < self.low) or (top is not None and value > top):
+                return f"must be {wanted}{note}"
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return "must be a finite number"
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return f"must be {'>' if self.low_open else '>='} {self.low:g}{note}"
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return f"must be < {self.high:g}{note}" if self.high_open else f"must be at most {self.high:g}{note}"
+        return None
+
+
+_BOOL_WORDS = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of RunConfig, declared once: how people see it, type it, and where it applies.
+
+    kind: "choice" (one of `choices`, or an alias), "number" (float), "whole" (int), "toggle"
+    (bool), "sizes" (hidden layer sizes) or "text".
+    """
+
+    name: str
+    kind: str
+    label: str  # the form's label
+    help: str  # --help text; the default is appended unless show_default is False
+    choices: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    bounds: Bounds | None = None
+    metavar: str | None = None
+    noun: str = ""  # how messages name it ("learning rate"); default: the name with spaces
+    raceable: bool = False  # may be the field a race varies
+    race_values: str = ""  # the race dialog's suggestion
+    resumable: bool = False  # may change when a run is resumed
+    models: tuple[str, ...] = ()  # architectures it applies to (() = every one)
+    optimizers: tuple[str, ...] = ()  # optimizers it applies to (() = every one)
+    in_form: bool = False  # shown in the app's form (others keep the preset's / command line's value)
+    optional: bool = False  # None is allowed (and shown as `empty` in the form)
+    empty: str = ""
+    show_default: bool = True
+
+    @property
+    def words(self) -> str:
+        return self.noun or self.name.replace("_", " ")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def widget_id(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def default(self) -> Any:
+        return _DEFAULTS[self.name]
+
+    def parse(self, text: str) -> Any:
+        """The one parser of this field, from text typed anywhere (command line, form, race, dialog)."""
+        raw = text.strip()
+        if self.optional and raw in ("", self.empty):
+            return None
+        if self.kind == "choice":
+            return self.aliases.get(raw, raw)
+        if self.kind == "sizes":
+            return parse_hidden(raw)
+        if self.kind == "toggle":
+            if raw.lower() in _BOOL_WORDS:
+                return _BOOL_WORDS[raw.lower()]
+            raise ConfigError(f"invalid {self.words} {raw!r}: must be on or off")
+        if self.kind in ("number", "whole"):
+            try:
+                return int(raw) if self.kind == "whole" else float(raw)
+            except ValueError:
+                what = "a whole number" if self.kind == "whole" else "a number"
+                raise ConfigError(f"invalid {self.words} {raw!r}: must be {what}") from None
+        return text  # free text (the run name) is kept as typed; validate() checks it
+
+    def check(self, value: Any) -> None:
+        """Raise ConfigError, naming the field, unless `value` is within this field's choices or bounds."""
+        if value is None and self.optional:
+            return
+        if self.kind == "choice" and value not in self.choices:
+            raise ConfigError(f"invalid {self.words} {value!r}: choose from {', '.join(self.choices)}")
+        if self.kind == "toggle" and not isinstance(value, bool):
+            raise ConfigError(f"invalid {self.words} {value!r}: must be true or false")
+        if self.bounds is not None:
+            complaint = self.bounds.complaint(value)
+            if complaint:
+                raise ConfigError(f"invalid {self.words} {value!r}: {complaint}")
+
+    def read(self, text: str) -> Any:
+        """parse + check: the value `text` stands for, or ConfigError in the command line's words."""
+        value = self.parse(text)
+        self.check(value)
+        return value
+
+    def show(self, value: Any) -> str:
+        """The text that parses back to `value` (form inputs, placeholders, race values)."""
+        if value is None:
+            return self.empty
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, tuple):
+            return ",".join(str(v) for v in value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    def applies(self, model: str, optimizer: str) -> bool:
+        """Whether this field changes anything for a run of `model` trained with `optimizer`."""
+        return (not self.models or model in self.models) and (not self.optimizers or optimizer in self.optimizers)
+
+
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("dataset", "choice", "Dataset", "data set", DATASETS, in_form=True),
+    Setting("model", "choice", "Architecture", "architecture", MODELS, in_form=True, raceable=True,
+            race_values="linear,mlp,cnn"),
+    Setting("hidden", "sizes", "Hidden sizes", "MLP hidden layer sizes, e.g. 512,256", metavar="SIZES",
+            noun="hidden sizes", models=("mlp",), in_form=True, raceable=True, race_values="128,512-256,1024-512"),
+    Setting("activation", "choice", "Activation", "MLP activation", ACTIVATIONS, models=("mlp",), in_form=True,
+            raceable=True, race_values="relu,sigmoid,tanh,gelu"),
+    Setting("batch_norm", "toggle", "Batch norm", "MLP batch norm", models=("mlp",), in_form=True,
+            raceable=True, race_values="off,on"),
+    Setting("dropout", "number", "Dropout", "MLP dropout probability", bounds=Bounds(0, 1, high_open=True),
+            metavar="P", models=("mlp",), in_form=True, raceable=True, race_values="0,0.2,0.5"),
+    Setting("optimizer", "choice", "Optimizer", f"one of {', '.join(OPTIMIZERS)} "
+            f"(aliases: {', '.join(OPTIMIZER_ALIASES)})", OPTIMIZERS, OPTIMIZER_ALIASES, metavar="NAME",
+            in_form=True, raceable=True, race_values="sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,radam",
+            show_default=False),
+    Setting("momentum", "number", "Momentum", "momentum for momentum/nesterov", bounds=Bounds(0, 1, high_open=True),
+            metavar="M", optimizers=MOMENTUM_OPTIMIZERS, in_form=True, raceable=True, race_values="0.5,0.9,0.99"),
+    Setting("weight_decay", "number", "Weight decay", "weight decay: L2 for most optimizers, decoupled for adamw",
+            bounds=Bounds(0, MAX_LR), metavar="WD", raceable=True, race_values="0,0.0001,0.001"),
+    Setting("init", "choice", "Init", f"weight initialisation: {', '.join(INITS)} (aliases: {', '.join(INIT_ALIASES)})",
+            INITS, INIT_ALIASES, metavar="NAME", in_form=True, raceable=True, race_values="xavier,kaiming,lecun",
+            show_default=False),
+    Setting("lr", "number", "Learning rate", "learning rate", bounds=Bounds(0, MAX_LR, low_open=True), metavar="LR",
+            noun="learning rate", in_form=True, raceable=True, race_values="0.1,0.01,0.001"),
+    Setting("schedule", "choice", "Schedule", "learning-rate schedule", SCHEDULES, raceable=True,
+            race_values="constant,onecycle"),
+    Setting("normalize", "choice", "Normalize", "input scaling: standard = (x/255-mean)/std (default), "
+            "unit = x/255 like ToTensor()", NORMALIZATIONS, raceable=True, race_values="standard,unit",
+            show_default=False),
+    Setting("batch_size", "whole", "Batch size", "training batch size", bounds=Bounds(1, whole=True), metavar="N",
+            in_form=True, raceable=True, race_values="32,64,128,256"),
+    Setting("epochs", "whole", "Epochs", "number of epochs", bounds=Bounds(1, whole=True), metavar="N",
+            in_form=True, resumable=True),
+    Setting("seed", "whole", "Seed", "random seed: the same seed on the same device gives the same run",
+            bounds=Bounds(0, 2**63, high_open=True, whole=True), metavar="N", in_form=True, raceable=True,
+            race_values="1,2,3"),
+    Setting("device", "choice", "Device", "auto (default) picks cuda, then mps, then cpu", DEVICES, in_form=True,
+            resumable=True, show_default=False),
+    Setting("train_size", "whole", "Train images", "use only the first N training images (quick runs)",
+            bounds=Bounds(1, whole=True), metavar="N", in_form=True, optional=True, empty="all", show_default=False),
+    Setting("log_interval", "whole", "Log interval", "steps between progress records (0 = ~25 per epoch)",
+            bounds=Bounds(0, whole=True, note="(0 = automatic)"), metavar="STEPS", show_default=False),
+    Setting("name", "text", "Name", "run name used in the run directory (default: the preset's)",
+            show_default=False),
+)
+# Fields with no command-line option: kept at their defaults (or a preset's) and checked the same way.
+INTERNAL_SETTINGS: tuple[Setting, ...] = (
+    Setting("eval_batch_size", "whole", "Eval batch size", "test-set batch size", bounds=Bounds(1, whole=True)),
+    Setting("sample_count", "whole", "Samples", "test digits shown", bounds=Bounds(0, 65, high_open=True, whole=True)),
+)
+SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS + INTERNAL_SETTINGS}
+RESUMABLE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.resumable)
+RACEABLE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.raceable)
+_DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+
+
+def _check_schema() -> None:
+    """Every RunConfig field has exactly one Setting (a new field without one fails at import)."""
+    declared = [s.name for s in SETTINGS + INTERNAL_SETTINGS]
+    missing = set(_DEFAULTS) - set(declared)
+    if missing or len(declared) != len(set(declared)) or set(declared) - set(_DEFAULTS):
+        raise AssertionError(f"core.config.SETTINGS disagrees with RunConfig: missing {sorted(missing)}")
+
+
+_check_schema()
 
 
 def validate(config: RunConfig) -> RunConfig:
-    """Check every field and return the config with aliases resolved.
+    """Check every field against its Setting and return the config with aliases resolved.
 
-    Validation lives here, not in argparse, so the app's form and the CLI reject exactly
+    Validation lives here, not in argparse, so the app's form, races and the CLI reject exactly
     the same values with exactly the same words.
     """
-    if isinstance(config.init, str) and isinstance(config.optimizer, str):  # else _choice names the bad value
+    if isinstance(config.init, str) and isinstance(config.optimizer, str):  # else check() names the bad value
         config = replace(config, init=canonical_init(config.init), optimizer=canonical_optimizer(config.optimizer))
-    _choice("dataset", config.dataset, DATASETS)
-    _choice("model", config.model, MODELS)
-    _choice("activation", config.activation, ACTIVATIONS)
-    _choice("optimizer", config.optimizer, OPTIMIZERS)
-    _choice("init", config.init, INITS)
-    _choice("schedule", config.schedule, SCHEDULES)
-    _choice("device", config.device, DEVICES)
-    _choice("normalize", config.normalize, NORMALIZATIONS)
-    _finite_positive("learning rate", config.lr)
-    if config.lr > MAX_LR:  # float32 weights: a larger step overflows inside the optimizer itself
-        raise ConfigError(f"invalid learning rate {config.lr!r}: must be at most {MAX_LR:g}")
-    _finite_positive("momentum", config.momentum, allow_zero=True)
-    if config.momentum >= 1:
-        raise ConfigError(f"invalid momentum {config.momentum!r}: must be < 1")
-    _finite_positive("weight decay", config.weight_decay, allow_zero=True)
-    if config.weight_decay > MAX_LR:
-        raise ConfigError(f"invalid weight decay {config.weight_decay!r}: must be at most {MAX_LR:g}")
-    if not isinstance(config.batch_norm, bool):
-        raise ConfigError(f"invalid batch norm {config.batch_norm!r}: must be true or false")
-    _finite_positive("dropout", config.dropout, allow_zero=True)
-    if config.dropout >= 1:
-        raise ConfigError(f"invalid dropout {config.dropout!r}: must be < 1")
-    _positive_int("batch size", config.batch_size)
-    _positive_int("epochs", config.epochs)
-    _positive_int("eval batch size", config.eval_batch_size)
-    if not isinstance(config.seed, int) or isinstance(config.seed, bool) or not 0 <= config.seed < 2**63:
-        raise ConfigError(f"invalid seed {config.seed!r}: must be a whole number >= 0")
-    if config.train_size is not None:
-        _positive_int("train size", config.train_size)
-    if not isinstance(config.log_interval, int) or config.log_interval < 0:
-        raise ConfigError(f"invalid log interval {config.log_interval!r}: must be >= 0 (0 = automatic)")
-    if not isinstance(config.sample_count, int) or not 0 <= config.sample_count <= 64:
-        raise ConfigError(f"invalid sample count {config.sample_count!r}: must be 0..64")
+    for setting in SETTINGS + INTERNAL_SETTINGS:
+        if setting.kind != "sizes" and setting.name != "name":
+            setting.check(getattr(config, setting.name))
     if config.model == "mlp":
         if not isinstance(config.hidden, (tuple, list)) or not config.hidden:
             raise ConfigError("invalid hidden sizes: an MLP needs at least one hidden layer")
         for size in config.hidden:
-            _positive_int("hidden size", size)
+            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+                raise ConfigError(f"invalid hidden size {size!r}: must be a whole number >= 1")
         widths = (28 * 28, *config.hidden, 10)
         weights = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
         if weights > MAX_MLP_PARAMETERS:  # a typo like 5120000 would otherwise try to allocate tens of GB
@@ -213,13 +394,19 @@ def preset_config(name: str) -> RunConfig:
     return PRESETS[name].config
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """'512,256' or '512-256' -> (512, 256), with a user-facing error for anything else."""
-    parts = [p for p in text.replace("-", ",").replace(" ", ",").split(",") if p]
-    try:
-        sizes = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"invalid hidden sizes {text!r}: use comma-separated whole numbers like 512,256") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(f"invalid hidden sizes {text!r}: use comma-separated whole numbers like 512,256")
-    return sizes
+def resume_changes(saved: RunConfig, wanted: RunConfig) -> RunConfig:
+    """`saved` continued with what a resume may change (the RESUMABLE fields) taken from `wanted`."""
+    return replace(saved, **{name: getattr(wanted, name) for name in RESUMABLE})
+
+
+def refused_on_resume(given: Sequence[str]) -> list[str]:
+    """Of the fields a user set, those a resume may not change."""
+    return [name for name in given if name not in RESUMABLE]
+
+
+def checkpoint_mismatch(saved: RunConfig, current: RunConfig) -> str | None:
+    """The first field a resume may not change on which a checkpoint's config and the run's differ."""
+    for setting in SETTINGS + INTERNAL_SETTINGS:
+        if not setting.resumable and getattr(saved, setting.name) != getattr(current, setting.name):
+            return setting.name
+    return None

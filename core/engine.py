@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from core import data as data_mod
 from core import perf
 from core import runlog
-from core.config import ConfigError, RunConfig, validate
+from core.config import SETTING, ConfigError, RunConfig, checkpoint_mismatch, validate
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, Sink,
                          StateEvent, StepEvent)
 from core.idx import DataError
@@ -119,6 +119,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
         model.train(was_training)
 
 
+def divergence_hint(config: RunConfig, optimizer: torch.optim.Optimizer) -> str:
+    """What to change after a non-finite loss: the weight decay when it alone shrinks every weight past
+    zero each step (lr x decay >= 1), else the learning rate."""
+    lr = optimizer.param_groups[0]["lr"]
+    if config.weight_decay > 0 and lr * config.weight_decay >= 1:
+        return (f"try a lower weight decay than {config.weight_decay:g} (with learning rate {lr:g} each step "
+                f"takes {lr * config.weight_decay:g} x every weight away)")
+    return f"try a lower learning rate than {lr:g}"
+
+
 class Trainer:
     """Runs one training run; `run()` is meant for a worker thread, the controls for any thread."""
 
@@ -168,8 +178,7 @@ class Trainer:
             self._unpaused.set()
 
     def set_lr(self, lr: float) -> None:
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ConfigError(f"invalid learning rate {lr!r}: must be a finite number > 0")
+        SETTING["lr"].check(lr)  # the command line's bounds and words
         with self._lock:
             self._pending_lr = float(lr)
             self._control_pending = True
@@ -263,12 +272,11 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved = RunConfig.from_dict(state.get("config", {}))
-        arch_fields = ("model", "hidden", "activation", "batch_norm", "dropout", "optimizer", "dataset")
-        for name in arch_fields:
-            if getattr(saved, name) != getattr(self.config, name):
-                raise runlog.CheckpointError(
-                    f"checkpoint {self.run_dir / runlog.CHECKPOINT_FILE} is for {name}={getattr(saved, name)!r}, "
-                    f"this run has {name}={getattr(self.config, name)!r}")
+        name = checkpoint_mismatch(saved, self.config)  # only the schema's resumable fields may differ
+        if name is not None:
+            raise runlog.CheckpointError(
+                f"checkpoint {self.run_dir / runlog.CHECKPOINT_FILE} is for {name}={getattr(saved, name)!r}, "
+                f"this run has {name}={getattr(self.config, name)!r}")
         if self.config.schedule == "onecycle" and saved.epochs != self.config.epochs:
             # OneCycleLR's phases are fixed by its total steps at creation; its saved state would
             # crash the loop past the old end ("Tried to step N times"), so refuse up front.
@@ -365,8 +373,7 @@ class Trainer:
             checkpoint = self.run_dir / runlog.CHECKPOINT_FILE  # written at the end of the last epoch
             return self._finish("finished", f"trained {self.config.epochs} epochs", checkpoint=checkpoint)
         except NonFiniteLoss as exc:
-            lr = self.optimizer.param_groups[0]["lr"]
-            reason = f"{exc}; the last good checkpoint is kept; try a lower learning rate than {lr:g}"
+            reason = f"{exc}; the last good checkpoint is kept; {divergence_hint(self.config, self.optimizer)}"
             return self._finish("failed", reason, exc, checkpoint=self.run_dir / runlog.CHECKPOINT_FILE)
         except OSError as exc:  # e.g. a full disk; the previous checkpoint is intact (atomic writes)
             checkpoint = self.run_dir / runlog.CHECKPOINT_FILE

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from core import runlog
-from core.leaderboard import Standing, rank
+from core.leaderboard import LEADERBOARD_FILE, Standing, rank
 from core.lines import format_duration
 
 EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "samples_per_s",
@@ -84,7 +84,7 @@ def export(standings: Sequence[Standing], out_dir: Path, fmt: str = "csv") -> li
             written.append(path)
         combined = out_dir / "epochs.csv"
         runlog.atomic_write_bytes(combined, lambda fh: fh.write(epochs_csv(standings, with_run=True).encode()))
-        board = out_dir / "leaderboard.md"
+        board = out_dir / LEADERBOARD_FILE
         runlog.atomic_write_bytes(board, lambda fh: fh.write(leaderboard_markdown(standings).encode()))
     except OSError as exc:
         raise runlog.RunDirError(f"cannot write the export to {out_dir}: {exc.strerror or exc}") from None

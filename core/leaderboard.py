@@ -16,6 +16,7 @@ from core import runlog
 from core.events import ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StepEvent
 
 WAITING, RUNNING, UNFINISHED = "waiting", "running", "unfinished"
+LEADERBOARD_FILE = "leaderboard.md"  # a race directory's leaderboard, and --export's
 
 
 @dataclass

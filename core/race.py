@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from core import runlog
-from core.config import ConfigError, RunConfig, canonical_init, canonical_optimizer, parse_hidden, validate
+from core.config import SETTINGS, ConfigError, RunConfig, validate
 from core.events import EndEvent, Sink
 
 RACE_FILE = "race.json"
@@ -48,56 +48,10 @@ RACE_LR: dict[str, float] = {
 }
 
 
-def _text(value: str) -> str:
-    return value
-
-
-def _float(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(f"{value!r} is not a number") from None
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{value!r} is not a whole number") from None
-
-
-def _bool(value: str) -> bool:
-    lowered = value.lower()
-    if lowered in ("on", "true", "yes", "1"):
-        return True
-    if lowered in ("off", "false", "no", "0"):
-        return False
-    raise ConfigError(f"{value!r} is not on/off")
-
-
-def _hidden(value: str) -> tuple[int, ...]:
-    return parse_hidden(value)
-
-
-# Fields a race may vary, with the parser for one value. Left out on purpose: dataset and
-# train_size (a different test set is not a race), device (one device for a fair clock),
-# epochs (a longer entrant is the same run continued), and bookkeeping fields.
-RACE_FIELDS: dict[str, Callable[[str], Any]] = {
-    "optimizer": lambda v: canonical_optimizer(v),
-    "init": lambda v: canonical_init(v),
-    "model": _text,
-    "activation": _text,
-    "hidden": _hidden,
-    "batch_norm": _bool,
-    "dropout": _float,
-    "lr": _float,
-    "momentum": _float,
-    "weight_decay": _float,
-    "schedule": _text,
-    "normalize": _text,
-    "batch_size": _int,
-    "seed": _int,
-}
+# Fields a race may vary (Setting.raceable in core/config.py), each with its one parser. Left out on
+# purpose: dataset and train_size (a different test set is not a race), device (one device for a
+# fair clock), epochs (a longer entrant is the same run continued), and bookkeeping fields.
+RACE_FIELDS: dict[str, Callable[[str], Any]] = {s.name: s.parse for s in SETTINGS if s.raceable}
 
 
 def value_label(value: Any) -> str:
@@ -178,8 +132,8 @@ def parse_race(spec: str) -> tuple[str, list[tuple[Any, float | None, str]]]:
         text, lr = _split_value(raw, field_name)
         try:
             value = RACE_FIELDS[field_name](text)
-        except ConfigError as exc:
-            raise ConfigError(f"invalid --race value {raw!r} for {field_name}: {exc}") from None
+        except ConfigError as exc:  # the field's own words, as on the command line and in the form
+            raise ConfigError(f"invalid --race value {raw!r}: {exc}") from None
         parsed.append((value, lr, raw))
     return field_name, parsed
 

@@ -7,8 +7,6 @@ progress is the console printer's, and the leaderboard is the same table the app
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 from pathlib import Path
 from typing import IO, Sequence
@@ -19,12 +17,10 @@ from rich.table import Table
 from core.config import ConfigError
 from core.events import Event, to_record
 from core.export import LEADERBOARD_COLUMNS, export, leaderboard_markdown, leaderboard_rows
-from core.leaderboard import Standing, read_standing
+from core.leaderboard import LEADERBOARD_FILE, Standing, read_standing
+from core.options import config_from_args, given_config_options
+from core.program import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, stop_on_signals
 from core.race import Entrant, Race, RacePlan, RaceResult, resolve_runs
-
-PROG = "mnist-tui"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-LEADERBOARD_FILE = "leaderboard.md"
 
 
 def leaderboard_table(standings: Sequence[Standing], title: str | None = None) -> Table:
@@ -88,18 +84,9 @@ def run_race_headless(plan: RacePlan, race_dir: Path, data_dir: str | None, json
         out.write(f"Race over {plan.field}: {total} entrants, {plan.base.epochs} epochs each, seed {plan.base.seed}, "
                   f"one after another on {race_dir}\n")
 
-    def on_signal(signum: int, _frame) -> None:
-        if race.stop_requested:
-            sys.stderr.write(f"{PROG}: forced exit; the last checkpoints in {race_dir} are kept\n")
-            os._exit(EXIT_INTERRUPTED)
-        race.stop("interrupted", f"interrupted by {signal.Signals(signum).name}")
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals(lambda: race.stop_requested, lambda reason: race.stop("interrupted", reason),
+                         f"the last checkpoints in {race_dir} are kept"):
         result = race.run(bundles)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     board = list(standings.values())
     (race_dir / LEADERBOARD_FILE).write_text(leaderboard_markdown(board))
     if json_mode:
@@ -138,13 +125,12 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def dispatch(args, config_from_args, start_app) -> int | None:
+def dispatch(args, start_app) -> int | None:
     """Handle --race, --compare and --export; None when none of them was given.
 
-    `config_from_args` and `start_app` come from core.cli (passed in to keep the import one-way).
+    `start_app` opens the app (core.cli passes on what tui.entry gave it; core never imports tui).
     """
     from core import runlog
-    from core.cli import given_config_options
     from core.race import create_race_dir, is_race_dir, plan_race
 
     if not (args.race or args.compare or args.export or args.export_dir):

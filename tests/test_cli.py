@@ -71,10 +71,13 @@ def test_list_presets(capsys, monkeypatch) -> None:
 
 @pytest.mark.parametrize("argv, words", [
     (["--no-ui", "--lr", "-1"], "invalid learning rate -1.0"),
-    (["--no-ui", "--lr", "abc"], "invalid number 'abc'"),
+    (["--no-ui", "--lr", "abc"], "argument --lr: invalid learning rate 'abc': must be a number"),
     (["--no-ui", "--lr", "nan"], "must be a finite number"),
     (["--no-ui", "--epochs", "0"], "invalid epochs 0"),
-    (["--no-ui", "--batch-size", "2.5"], "invalid whole number '2.5'"),
+    (["--no-ui", "--batch-size", "2.5"], "argument --batch-size: invalid batch size '2.5': must be a whole number"),
+    (["--no-ui", "--hidden=-5"], "invalid hidden sizes '-5'"),
+    (["--no-ui", "--hidden", "-5"], "invalid hidden sizes '-5'"),
+    (["--no-ui", "--lr", "1e31"], "invalid learning rate 1e+31: must be at most 1e+30"),
     (["--no-ui", "--optimizer", "lbfgs"], "invalid optimizer 'lbfgs'"),
     (["--no-ui", "--init", "zeros"], "invalid init 'zeros'"),
     (["--no-ui", "--preset", "resnet"], "argument --preset"),
@@ -361,9 +364,22 @@ def test_live_progress_on_a_terminal(tiny_data, tmp_path, monkeypatch) -> None:
 # ---- real processes ----
 
 def command() -> list[str]:
-    """The installed console script when there is one (as a user runs it), else the module."""
-    script = Path(sys.executable).parent / "mnist-tui"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "core.cli"]
+    """The program as a user runs it: `python -m tui` runs the entry the `mnist-tui` script names.
+
+    Not the installed script itself: a shared editable install may predate the checkout under test
+    (test_the_console_script_is_the_tui_entry checks what the script runs).
+    """
+    return [sys.executable, "-m", "tui"]
+
+
+def test_the_console_script_is_the_tui_entry() -> None:
+    import tomllib
+
+    import tui.entry
+
+    scripts = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"mnist-tui": "tui.entry:entry_point"}
+    assert callable(tui.entry.entry_point)
 
 
 def test_sigint_after_training_started_exits_130_and_resumes(tiny_data, tmp_path, capsys) -> None:

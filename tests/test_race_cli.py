@@ -91,7 +91,7 @@ def test_a_failed_entrant_makes_the_race_exit_1_with_one_line(tiny_data, tmp_pat
 @pytest.mark.parametrize("argv, words", [
     (["--race", "optimiser=sgd,adam", "--no-ui"], "invalid --race field 'optimiser'"),
     (["--race", "seed=1,2,3,4,5,6,7,8,9", "--no-ui"], "a race takes at most 8 entrants"),
-    (["--race", "lr=0.1,x", "--no-ui"], "invalid --race value 'x' for lr: 'x' is not a number"),
+    (["--race", "lr=0.1,x", "--no-ui"], "invalid --race value 'x': invalid learning rate 'x': must be a number"),
     (["--race", "optimizer=sgd,adam", "--optimizer", "adam", "--no-ui"], "--optimizer conflicts with --race"),
     (["--race", "seed=1,2", "--json"], "--json prints records on stdout and needs --no-ui"),
     (["--race", "seed=1,2", "--export", "csv"], "--export with --race needs --no-ui"),
@@ -122,15 +122,17 @@ def test_race_dir_that_exists_is_refused_before_training(tiny_data, tmp_path):
     assert code == 1 and "race directory" in err and "already exists" in err
 
 
-def test_race_and_compare_without_no_ui_open_the_compare_app(monkeypatch, init_race):
-    import core.cli
-
+def test_race_and_compare_without_no_ui_open_the_compare_app(init_race):
     calls = []
-    monkeypatch.setattr(core.cli, "_start_app", lambda **kwargs: calls.append(kwargs) or 0)
-    assert main(["--race", "optimizer=sgd,adam", "--model", "linear", "--run-dir", "somewhere"]) == 0
+
+    def start_app(**kwargs):  # what tui.entry passes core: the app's launcher
+        calls.append(kwargs)
+        return 0
+
+    assert main(["--race", "optimizer=sgd,adam", "--model", "linear", "--run-dir", "somewhere"], start_app) == 0
     assert calls[-1]["race"].field == "optimizer" and str(calls[-1]["run_dir"]) == "somewhere"
     assert [e.config.optimizer for e in calls[-1]["race"].entrants] == ["sgd", "adam"]
     race_dir = init_race[0]
-    assert main(["--compare", str(race_dir), str(race_dir.parent)]) == 1  # the second is no run: refused first
-    assert main(["--compare", str(race_dir)]) == 0
+    assert main(["--compare", str(race_dir), str(race_dir.parent)], start_app) == 1  # the second is no run: refused first
+    assert main(["--compare", str(race_dir)], start_app) == 0
     assert calls[-1]["compare"] == [race_dir]

@@ -1,7 +1,7 @@
 """A full disk at any moment of a run: the run ends as failed with one clear line and exit 1, no
 traceback, the last checkpoint on disk stays loadable, and once space is back the run resumes.
 
-The disk is simulated by core.faults (ENOSPC after N bytes of the run directory's writes); the
+The disk is simulated by tests/faults.py (ENOSPC after N bytes of the run directory's writes); the
 budgets below are spread over one whole run's writes, so the failure lands in config.json, in
 the first checkpoint, in step records, in the epoch-end checkpoint and in the end record.
 """
@@ -13,7 +13,8 @@ import errno
 import pytest
 import torch
 
-from core import faults, runlog
+import faults
+from core import runlog
 from core.cli import main
 from core.runlog import CHECKPOINT_FILE, CheckpointError, iter_records, load_checkpoint
 

@@ -136,7 +136,7 @@ def test_app_hang_up_mid_run_saves_the_run_and_the_process_leaves(tiny_data, tmp
     import pty
 
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "core.cli", *[a for a in long_run_args(tiny_data, run_dir) if a not in ("--no-ui", "--json")]]
+    args = [sys.executable, "-m", "tui", *[a for a in long_run_args(tiny_data, run_dir) if a not in ("--no-ui", "--json")]]
     env = dict(os.environ, MNIST_TUI_OFFLINE="1", TERM="xterm-256color", COLUMNS="80", LINES="24")
     pid, terminal = pty.fork()
     if pid == 0:  # the child: the app, with the pty as its controlling terminal

@@ -12,12 +12,17 @@ from core.race import RACE_FILE
 from core.runlog import METRICS_FILE
 
 
+class Opened(list):
+    """What the CLI would open in the app (no terminal needed): the launcher tui.entry would pass."""
+
+    def start(self, **kwargs) -> int:
+        self.append(kwargs)
+        return 0
+
+
 @pytest.fixture
-def opened(monkeypatch):
-    """What the CLI would open in the app (no terminal needed)."""
-    calls: list[dict] = []
-    monkeypatch.setattr(cli, "_start_app", lambda **kwargs: calls.append(kwargs) or 0)
-    return calls
+def opened() -> Opened:
+    return Opened()
 
 
 def appear_after(polls: int, create) -> tuple[list[float], callable]:
@@ -41,7 +46,7 @@ def test_watch_waits_for_a_run_that_does_not_exist_yet(tmp_path, monkeypatch, ca
 
     slept, sleep = appear_after(3, create)
     monkeypatch.setattr(time, "sleep", sleep)
-    assert cli.main(["--watch", str(run_dir)]) == 0
+    assert cli.main(["--watch", str(run_dir)], opened.start) == 0
     assert len(slept) == 3 and all(s == cli.WATCH_POLL_S for s in slept)
     err = capsys.readouterr().err
     assert err == f"mnist-tui: waiting for {run_dir} to appear (no {METRICS_FILE} yet); Ctrl-C to stop\n"  # once
@@ -51,7 +56,7 @@ def test_watch_waits_for_a_run_that_does_not_exist_yet(tmp_path, monkeypatch, ca
 def test_watch_of_an_existing_run_opens_at_once(tmp_path, monkeypatch, capsys, opened):
     (tmp_path / METRICS_FILE).write_text("")
     monkeypatch.setattr(time, "sleep", lambda s: pytest.fail("waited for a run that exists"))
-    assert cli.main(["--watch", str(tmp_path)]) == 0
+    assert cli.main(["--watch", str(tmp_path)], opened.start) == 0
     assert capsys.readouterr().err == "" and opened == [{"watch": tmp_path}]
 
 
@@ -60,14 +65,14 @@ def test_watch_of_a_race_opens_the_compare_view_even_when_it_appears_later(tmp_p
     race_dir.mkdir()  # created, race.json not yet written
     slept, sleep = appear_after(1, lambda: (race_dir / RACE_FILE).write_text('{"entrants": []}'))
     monkeypatch.setattr(time, "sleep", sleep)
-    assert cli.main(["--watch", str(race_dir)]) == 0
+    assert cli.main(["--watch", str(race_dir)], opened.start) == 0
     assert opened == [{"compare": [race_dir], "data_dir": None}]
 
 
 def test_watch_of_a_file_is_an_error_at_once(tmp_path, capsys, opened):
     a_file = tmp_path / "metrics.jsonl"
     a_file.write_text("")
-    assert cli.main(["--watch", str(a_file)]) == 1
+    assert cli.main(["--watch", str(a_file)], opened.start) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a file, not a run directory" in err and opened == []
 
@@ -77,5 +82,5 @@ def test_ctrl_c_while_waiting_exits_130(tmp_path, monkeypatch, capsys, opened):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(time, "sleep", interrupted)
-    assert cli.main(["--watch", str(tmp_path / "not-yet")]) == 130
+    assert cli.main(["--watch", str(tmp_path / "not-yet")], opened.start) == 130
     assert opened == []

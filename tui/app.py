@@ -15,7 +15,6 @@ import os
 import signal
 import time
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -28,7 +27,7 @@ from textual.widgets import Button, Input
 from textual.worker import get_current_worker
 
 from core import runlog
-from core.config import ConfigError, RunConfig, validate
+from core.config import ConfigError, RunConfig, resume_changes, validate
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent,
                          StepEvent)
 from core.lines import config_line, end_line, epoch_line, eta_seconds, step_line
@@ -270,7 +269,7 @@ class MnistApp(HangupExit, App[int]):
         except FormError as exc:
             self.notify(str(exc), title="Cannot resume", severity="error")
             return
-        config = replace(last.config, epochs=wanted.epochs, device=wanted.device)
+        config = resume_changes(last.config, wanted)  # only the schema's resumable fields (epochs, device)
         if self.last_end is not None and self.last_end.status == "finished" and config.epochs <= last.config.epochs:
             self.notify(f"This run already trained its {last.config.epochs} epochs: raise Epochs in the form "
                         "to continue it, or press s for a new run.", title="Nothing to resume", severity="warning")

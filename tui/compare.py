@@ -29,7 +29,7 @@ from core import runlog
 from core.config import ConfigError
 from core.events import ConfigEvent, ConfusionEvent, EpochEvent, Event, SamplesEvent, StepEvent
 from core.export import export, leaderboard_markdown
-from core.leaderboard import RUNNING, Standing
+from core.leaderboard import LEADERBOARD_FILE, RUNNING, Standing
 from core.race import Race, RacePlan, RunRef, resolve_runs
 from tui.bridge import EventBridge
 from tui.hangup import HangupExit
@@ -41,7 +41,6 @@ from tui.widgets.overlay_charts import OverlayAccuracyChart, OverlayLossChart
 from tui.widgets.samples import SampleGrid
 
 POLL_S = 0.5
-LEADERBOARD_FILE = "leaderboard.md"
 
 
 @dataclass

@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 from core.config import RunConfig
+from core.program import EXIT_USAGE, PROG
 
 
 def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_dir: str | None = None,
            resume: bool = False, watch: Path | None = None, race=None, compare: list[Path] | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        sys.stderr.write("mnist-tui: error: the app needs a terminal; use --no-ui to train without one\n")
-        return 2
+        sys.stderr.write(f"{PROG}: error: the app needs a terminal; use --no-ui to train without one\n")
+        return EXIT_USAGE
     if race is not None or compare:  # --race (a core.race.RacePlan) or --compare: the compare view (tui/compare.py)
         from tui.compare import CompareApp
 

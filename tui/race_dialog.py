@@ -16,26 +16,11 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.config import ConfigError, RunConfig
+from core.config import SETTING, ConfigError, RunConfig
 from core.race import MAX_ENTRANTS, RACE_FIELDS, RacePlan, create_race_dir, plan_race
 from core.runlog import RunDirError
 
-SUGGESTIONS = {
-    "optimizer": "sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,radam",
-    "init": "xavier,kaiming,lecun",
-    "model": "linear,mlp,cnn",
-    "activation": "relu,sigmoid,tanh,gelu",
-    "hidden": "128,512-256,1024-512",
-    "batch_norm": "off,on",
-    "dropout": "0,0.2,0.5",
-    "lr": "0.1,0.01,0.001",
-    "momentum": "0.5,0.9,0.99",
-    "weight_decay": "0,0.0001,0.001",
-    "schedule": "constant,onecycle",
-    "normalize": "standard,unit",
-    "batch_size": "32,64,128,256",
-    "seed": "1,2,3",
-}
+SUGGESTIONS = {name: SETTING[name].race_values for name in RACE_FIELDS}  # from core's config schema
 OWN_LR, FORM_LR = "own", "form"
 
 

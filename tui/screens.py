@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -13,6 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
+
+from core.config import SETTING, ConfigError
 
 # Keys that belong to widgets rather than to the app's BINDINGS, listed on the help screen too.
 FORM_KEYS = (
@@ -58,14 +58,18 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-scroll").focus()
 
 
-class _PositiveFinite(Validator):
+class SettingCheck(Validator):
+    """One field of core's config schema: its parser and bounds, in the command line's words."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.setting = SETTING[name]
+
     def validate(self, value: str) -> ValidationResult:
         try:
-            lr = float(value)
-        except ValueError:
-            return self.failure(f"invalid learning rate {value!r}: must be a finite number")
-        if not math.isfinite(lr) or lr <= 0:
-            return self.failure(f"invalid learning rate {value!r}: must be a finite number > 0")
+            self.setting.read(value)
+        except ConfigError as exc:
+            return self.failure(str(exc))
         return self.success()
 
 
@@ -81,7 +85,7 @@ class LearningRateScreen(ModalScreen["float | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(id="lr-dialog", classes="dialog"):
             yield Label(f"New learning rate (now {self.current:g})", classes="dialog-title")
-            yield Input(f"{self.current:g}", id="lr-input", validators=[_PositiveFinite()], compact=True)
+            yield Input(f"{self.current:g}", id="lr-input", validators=[SettingCheck("lr")], compact=True)
             yield Static("", id="lr-error")
             yield Label("enter applies from the next step · escape cancels", classes="dialog-hint")
 
@@ -95,7 +99,7 @@ class LearningRateScreen(ModalScreen["float | None"]):
     def _submitted(self, event: Input.Submitted) -> None:
         if event.validation_result is not None and not event.validation_result.is_valid:
             return
-        self.dismiss(float(event.value))
+        self.dismiss(SETTING["lr"].read(event.value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -9,7 +9,7 @@ to produce a config while any field is bad; nothing here ever raises at the user
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,11 +19,9 @@ from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.config import (ACTIVATIONS, DATASETS, DEVICES, INITS, MODELS, OPTIMIZERS, PRESETS, ConfigError, RunConfig,
-                         parse_hidden, validate)
+from core.config import PRESETS, SETTINGS, ConfigError, RunConfig, Setting, validate
 
 CUSTOM = "custom"
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 
 
 class FormError(Exception):
@@ -34,62 +32,45 @@ class FormError(Exception):
         self.errors = errors
 
 
-def _number(text: str, cast: Callable[[str], Any]) -> Any:
-    """The parsed number, or the raw text so core.validate words the complaint itself."""
-    try:
-        return cast(text.strip())
-    except ValueError:
-        return text.strip()
-
-
-def _optional_int(text: str) -> Any:
-    return None if not text.strip() else _number(text, int)
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    return parse_hidden(text)  # raises ConfigError with the CLI's wording
-
-
 @dataclass(frozen=True)
 class Field:
-    """One setting: which RunConfig attribute, which widget, and how text maps to a value."""
+    """One row of the form: a Setting of core's config schema and the widget that edits it."""
 
-    key: str
-    id: str
-    label: str
-    kind: str  # "select", "input" or "toggle" (an off/on select: readable without colour)
-    choices: tuple[str, ...] = ()
-    parse: Callable[[str], Any] | None = None
-    placeholder: str = ""
-    mlp_only: bool = False
+    setting: Setting
+
+    @property
+    def key(self) -> str:
+        return self.setting.name
+
+    @property
+    def id(self) -> str:
+        return self.setting.widget_id
+
+    @property
+    def label(self) -> str:
+        return self.setting.label
+
+    @property
+    def kind(self) -> str:
+        """"select", "input" or "toggle" (an off/on select: readable without colour)."""
+        return {"choice": "select", "toggle": "toggle"}.get(self.setting.kind, "input")
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.setting.choices
+
+    @property
+    def placeholder(self) -> str:
+        return self.setting.show(self.setting.default)
+
+    def parse(self, text: str) -> Any:
+        return self.setting.parse(text)  # the command line's parser: ConfigError in its words
 
     def show(self, value: Any) -> Any:
-        if self.kind == "input":
-            if value is None:
-                return ""
-            if isinstance(value, tuple):
-                return ",".join(str(v) for v in value)
-            return f"{value:g}" if isinstance(value, float) else str(value)
-        return value
+        return self.setting.show(value) if self.kind == "input" else value
 
 
-FIELDS: tuple[Field, ...] = (
-    Field("dataset", "dataset", "Dataset", "select", DATASETS),
-    Field("model", "model", "Architecture", "select", MODELS),
-    Field("hidden", "hidden", "Hidden sizes", "input", parse=_hidden, placeholder="512,256", mlp_only=True),
-    Field("activation", "activation", "Activation", "select", ACTIVATIONS, mlp_only=True),
-    Field("batch_norm", "batch-norm", "Batch norm", "toggle", mlp_only=True),
-    Field("dropout", "dropout", "Dropout", "input", parse=lambda t: _number(t, float), placeholder="0", mlp_only=True),
-    Field("optimizer", "optimizer", "Optimizer", "select", OPTIMIZERS),
-    Field("momentum", "momentum", "Momentum", "input", parse=lambda t: _number(t, float), placeholder="0.9"),
-    Field("init", "init", "Init", "select", INITS),
-    Field("lr", "lr", "Learning rate", "input", parse=lambda t: _number(t, float), placeholder="0.01"),
-    Field("batch_size", "batch-size", "Batch size", "input", parse=lambda t: _number(t, int), placeholder="64"),
-    Field("epochs", "epochs", "Epochs", "input", parse=lambda t: _number(t, int), placeholder="10"),
-    Field("seed", "seed", "Seed", "input", parse=lambda t: _number(t, int), placeholder="1"),
-    Field("device", "device", "Device", "select", DEVICES),
-    Field("train_size", "train-size", "Train images", "input", parse=_optional_int, placeholder="all"),
-)
+FIELDS: tuple[Field, ...] = tuple(Field(s) for s in SETTINGS if s.in_form)
 FIELDS_BY_ID = {f.id: f for f in FIELDS}
 
 
@@ -140,7 +121,7 @@ class ConfigForm(Widget):
             return Select([("off", False), ("on", True)], value=bool(value), allow_blank=False, compact=True,
                           id=field.id)
         return Input(field.show(value), placeholder=field.placeholder, compact=True, id=field.id,
-                     validators=[CoreCheck(self, field)], valid_empty=field.key == "train_size")
+                     validators=[CoreCheck(self, field)], valid_empty=field.setting.optional)
 
     def on_mount(self) -> None:
         self.offer_resume(False)
@@ -150,8 +131,7 @@ class ConfigForm(Widget):
     def check(self, field: Field, text: str) -> str | None:
         """core's message for `text` in `field`, or None when it is valid."""
         try:
-            value = field.parse(text) if field.parse else text
-            validate(replace(self.base, **{field.key: value}))
+            validate(replace(self.base, **{field.key: field.parse(text)}))
         except ConfigError as exc:
             return str(exc)
         except (TypeError, ValueError) as exc:  # a value of the wrong type where validate compares
@@ -182,7 +162,7 @@ class ConfigForm(Widget):
             widget = self.query_one(f"#{field.id}")
             if field.kind == "input":
                 assert isinstance(widget, Input)
-                values[field.key] = field.parse(widget.value) if field.parse else widget.value
+                values[field.key] = field.parse(widget.value)
             else:
                 values[field.key] = widget.value  # type: ignore[attr-defined]
         try:
@@ -254,7 +234,7 @@ class ConfigForm(Widget):
         optimizer = self.query_one("#optimizer", Select).value
         self.query_one("#preset", Select).disabled = self.locked
         for field in FIELDS:
-            unused = (field.mlp_only and model != "mlp") or (field.key == "momentum" and optimizer not in MOMENTUM_OPTIMIZERS)
+            unused = not field.setting.applies(str(model), str(optimizer))
             self.query_one(f"#{field.id}").disabled = self.locked or unused
             self.query_one(f"#label-{field.id}").set_class(unused, "-unused")
         self.query_one("#form-buttons").display = not self.locked

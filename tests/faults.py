@@ -1,4 +1,6 @@
-"""Fault injection: a disk that fills up after a given number of bytes.
+"""Fault injection for tests: a disk that fills up after a given number of bytes.
+
+Test-only, so it lives under tests/ and the engine package ships nothing that breaks writes on purpose.
 
 A full disk is the failure people actually meet on shared GPU boxes (checkpoints on a small
 /home), yet a real full file system cannot be made on demand without root (tmpfs or loop

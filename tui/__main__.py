@@ -1,0 +1,5 @@
+"""`python -m tui`: the same program as the installed `mnist-tui` script."""
+
+from tui.entry import entry_point
+
+entry_point()
