@@ -316,7 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
             show_default=False),
     Setting("lr", "number", "Learning rate", "learning rate", bounds=Bounds(0, MAX_LR, low_open=True), metavar="LR",
             noun="learning rate", in_form=True, raceable=True, race_values="0.1,0.01,0.001"),
-    Setting("schedule", "choice", "Schedule", "learning-rate schedule", SCHEDULES, raceable=True,
+    Setting("schedule", "choice", "Schedule", "learning-rate schedule; onecycle warms up then anneals (and cycles adam-family beta1)", SCHEDULES, raceable=True,
             race_values="constant,onecycle"),
     Setting("normalize", "choice", "Normalize", "input scaling: standard = (x/255-mean)/std (default), "
             "unit = x/255 like ToTensor()", NORMALIZATIONS, raceable=True, race_values="standard,unit",

@@ -124,8 +124,8 @@ def divergence_hint(config: RunConfig, optimizer: torch.optim.Optimizer) -> str:
     zero each step (lr x decay >= 1), else the learning rate."""
     lr = optimizer.param_groups[0]["lr"]
     if config.weight_decay > 0 and lr * config.weight_decay >= 1:
-        return (f"try a lower weight decay than {config.weight_decay:g} (with learning rate {lr:g} each step "
-                f"takes {lr * config.weight_decay:g} x every weight away)")
+        return (f"try a lower weight decay than {config.weight_decay:g} (learning rate x weight decay = "
+                f"{lr * config.weight_decay:g}: each step pushes every weight past zero)")
     return f"try a lower learning rate than {lr:g}"
 
 

@@ -67,6 +67,10 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_s
         # One step more than the run takes: OneCycleLR extrapolates past its last step, and the lr it
         # computes after the run's final step (shown in the last records) would come out negative.
         # At least 5: with 4, its warm-up phase ends at step 0.25 * 4 - 1 = 0 and it divides by zero.
+        # Momentum is cycled only as Adam's beta1 (1cycle's own rule; no config field sets beta1). torch would
+        # otherwise overwrite SGD's and RMSprop's momentum with 0.85-0.95, whatever config.json records, and
+        # refuse Adagrad and Adadelta outright.
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps + 1, 5),
-                                                   pct_start=0.25, anneal_strategy="linear")
+                                                   pct_start=0.25, anneal_strategy="linear",
+                                                   cycle_momentum="betas" in optimizer.defaults)
     return None

@@ -67,7 +67,9 @@ class Field:
         return self.setting.parse(text)  # the command line's parser: ConfigError in its words
 
     def show(self, value: Any) -> Any:
-        return self.setting.show(value) if self.kind == "input" else value
+        if self.kind != "input":
+            return value
+        return "" if value is None else self.setting.show(value)  # empty shows the placeholder ("all")
 
 
 FIELDS: tuple[Field, ...] = tuple(Field(s) for s in SETTINGS if s.in_form)
