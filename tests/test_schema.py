@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from textual.app import App, ComposeResult
+from textual.app import App
 from torch import nn
 
 from core import runlog
@@ -25,6 +25,7 @@ from core.models import ACTIVATION_LAYERS
 from core.optim import build_optimizer
 from core.options import config_from_args, given_config_options
 from core.race import RACE_FIELDS
+from test_app_widgets import One  # a widget mounted alone in a tiny App
 from tui.race_dialog import SUGGESTIONS
 from tui.screens import LearningRateScreen
 from tui.widgets.config_form import FIELDS, ConfigForm
@@ -75,15 +76,6 @@ def test_every_runconfig_field_is_declared_once() -> None:
     from dataclasses import fields
 
     assert sorted(SETTING) == sorted(f.name for f in fields(RunConfig))
-
-
-class One(App):
-    def __init__(self, widget) -> None:
-        super().__init__()
-        self.widget = widget
-
-    def compose(self) -> ComposeResult:
-        yield self.widget
 
 
 async def test_every_field_agrees_from_the_command_line_to_the_optimizer_and_model(tiny_data, tmp_path) -> None:

@@ -10,7 +10,6 @@ torch is imported by a worker after the first frame, so the app paints at once. 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -161,9 +160,7 @@ class MnistApp(HangupExit, App[int]):
             for widget in self.main.query(Input):
                 widget.cursor_blink = False
         if self.handle_signals:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_signal, sig)
+            self.install_signal_handlers()
         if self.watch_dir is not None:
             self._start_watch()
             return

@@ -11,7 +11,6 @@ Everything the screen draws comes from core.leaderboard.Standing, one per run.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,9 +386,7 @@ class CompareApp(HangupExit, App[int]):
 
     def on_ready(self) -> None:
         if self.handle_signals:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_signal, sig)
+            self.install_signal_handlers()
 
     def _on_signal(self, sig: int = signal.SIGTERM) -> None:
         self.signal_received(sig)  # after a hang-up, exit() leaves without touching the terminal

@@ -10,6 +10,7 @@ nothing to restore, and the app leaves at once, once its work is saved.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -19,6 +20,13 @@ class HangupExit:
     """Mixed into an App before App: `signal_received(sig)` from its handler, then exit() as usual."""
 
     hung_up = False
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGHUP call the app's `_on_signal(sig)` on its event loop (the app's one place for this;
+        headless runs use core.program.stop_on_signals)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self._on_signal, sig)  # type: ignore[attr-defined]
 
     def signal_received(self, sig: int) -> None:
         if sig == signal.SIGHUP:

@@ -1,6 +1,8 @@
 """The configuration panel: preset picker plus one compact row per setting.
 
-Values are checked with core.config.validate, the same function the command line uses, so
+The rows are generated from core's config schema (core.config.SETTINGS, those with in_form):
+label, widget kind, choices, placeholder (the default), parser, and which architecture and
+optimizer each applies to. Values are checked with core.config.validate, the same function the command line uses, so
 the form and `--no-ui` reject exactly the same values with exactly the same words. A bad
 value is marked in place (Textual's `-invalid` class via a Validator) and `read()` refuses
 to produce a config while any field is bad; nothing here ever raises at the user.
