@@ -240,3 +240,13 @@ def test_one_cycle_keeps_the_recorded_momentum_and_builds_for_every_optimizer(op
     group = built.param_groups[0]
     if "momentum" in group:
         assert group["momentum"] == (0.5 if optimizer in ("momentum", "nesterov") else 0)
+
+
+@pytest.mark.parametrize("setting", SETTINGS + tuple(s for s in SETTING.values() if s not in SETTINGS),
+                         ids=lambda s: s.name)
+def test_each_fields_text_reads_back_as_its_value(setting) -> None:
+    """show() and parse() are inverse for the default and the walk's value: what a form or a race
+    dialog displays, typed back, is the same setting."""
+    for value in (setting.default, WALK.get(setting.name, setting.default)):
+        assert setting.parse(setting.show(value)) == value
+        setting.check(value)
