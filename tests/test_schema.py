@@ -250,3 +250,12 @@ def test_each_fields_text_reads_back_as_its_value(setting) -> None:
     for value in (setting.default, WALK.get(setting.name, setting.default)):
         assert setting.parse(setting.show(value)) == value
         setting.check(value)
+
+
+async def test_each_form_field_explains_itself_with_the_command_lines_help() -> None:
+    form = ConfigForm(RunConfig())
+    async with One(form).run_test(size=(80, 30)) as pilot:
+        await pilot.pause()
+        for field in FIELDS:
+            tooltip = str(form.query_one(f"#{field.id}").tooltip)
+            assert field.setting.help in tooltip and field.setting.flag in tooltip

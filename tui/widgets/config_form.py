@@ -119,13 +119,17 @@ class ConfigForm(Widget):
             yield Static("", id="form-message")
 
     def _make(self, field: Field, value: Any) -> Widget:
+        widget: Widget
         if field.kind == "select":
-            return Select([(c, c) for c in field.choices], value=value, allow_blank=False, compact=True, id=field.id)
-        if field.kind == "toggle":
-            return Select([("off", False), ("on", True)], value=bool(value), allow_blank=False, compact=True,
-                          id=field.id)
-        return Input(field.show(value), placeholder=field.placeholder, compact=True, id=field.id,
-                     validators=[CoreCheck(self, field)], valid_empty=field.setting.optional)
+            widget = Select([(c, c) for c in field.choices], value=value, allow_blank=False, compact=True, id=field.id)
+        elif field.kind == "toggle":
+            widget = Select([("off", False), ("on", True)], value=bool(value), allow_blank=False, compact=True,
+                            id=field.id)
+        else:
+            widget = Input(field.show(value), placeholder=field.placeholder, compact=True, id=field.id,
+                           validators=[CoreCheck(self, field)], valid_empty=field.setting.optional)
+        widget.tooltip = f"{field.setting.help} ({field.setting.flag})"  # the words of --help, declared once
+        return widget
 
     def on_mount(self) -> None:
         self.offer_resume(False)
