@@ -9,7 +9,6 @@ missing upper bound, a weight-decay divergence blamed on the learning rate).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
