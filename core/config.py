@@ -140,24 +140,6 @@ def canonical_optimizer(name: str) -> str:
     return OPTIMIZER_ALIASES.get(name, name)
 
 
-_SIZES_HINT = "use comma-separated whole numbers like 512,256"
-
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """'512,256' or '512-256' -> (512, 256), with a user-facing error for anything else.
-
-    A dash separates sizes only between digits, so '-5' is a negative size (refused), not 5.
-    """
-    parts = [p for p in re.split(r"[,\s]+|(?<=\d)-(?=\d)", text.strip()) if p]
-    try:
-        sizes = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"invalid hidden sizes {text!r}: {_SIZES_HINT}") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(f"invalid hidden sizes {text!r}: {_SIZES_HINT}")
-    return sizes
-
-
 @dataclass(frozen=True)
 class Bounds:
     """The numbers a field accepts: low/high limits (open = strictly), whole numbers only or not."""
@@ -410,3 +392,18 @@ def checkpoint_mismatch(saved: RunConfig, current: RunConfig) -> str | None:
         if not setting.resumable and getattr(saved, setting.name) != getattr(current, setting.name):
             return setting.name
     return None
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'512,256' or '512-256' -> (512, 256), with a user-facing error for anything else.
+
+    A dash separates sizes only between digits, so '-5' is a negative size (refused), not 5.
+    """
+    parts = [p for p in re.split(r"[,\s]+|(?<=\d)-(?=\d)", text.strip()) if p]
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"invalid hidden sizes {text!r}: use comma-separated whole numbers like 512,256") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ConfigError(f"invalid hidden sizes {text!r}: use comma-separated whole numbers like 512,256")
+    return sizes
