@@ -170,6 +170,12 @@ class Bounds:
         return None
 
 
+def shorten(text: str, limit: int = 40) -> str:
+    """A user's value as quoted in a one-line error: a 4,400-digit --seed is not echoed whole."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else f"{text[:limit - 12]!r}... ({len(text):,} characters)"
+
+
 _BOOL_WORDS = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
 
@@ -228,13 +234,13 @@ class Setting:
         if self.kind == "toggle":
             if raw.lower() in _BOOL_WORDS:
                 return _BOOL_WORDS[raw.lower()]
-            raise ConfigError(f"invalid {self.words} {raw!r}: must be on or off")
+            raise ConfigError(f"invalid {self.words} {shorten(raw)}: must be on or off")
         if self.kind in ("number", "whole"):
             try:
                 return int(raw) if self.kind == "whole" else float(raw)
-            except ValueError:
+            except ValueError:  # also Python's 4,300-digit limit on int()
                 what = "a whole number" if self.kind == "whole" else "a number"
-                raise ConfigError(f"invalid {self.words} {raw!r}: must be {what}") from None
+                raise ConfigError(f"invalid {self.words} {shorten(raw)}: must be {what}") from None
         return text  # free text (the run name) is kept as typed; validate() checks it
 
     def check(self, value: Any) -> None:
@@ -403,7 +409,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:
-        raise ConfigError(f"invalid hidden sizes {text!r}: use comma-separated whole numbers like 512,256") from None
+        raise ConfigError(f"invalid hidden sizes {shorten(text)}: use comma-separated whole numbers like 512,256") from None
     if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(f"invalid hidden sizes {text!r}: use comma-separated whole numbers like 512,256")
+        raise ConfigError(f"invalid hidden sizes {shorten(text)}: use comma-separated whole numbers like 512,256")
     return sizes

@@ -258,3 +258,11 @@ async def test_each_form_field_explains_itself_with_the_command_lines_help() -> 
         for field in FIELDS:
             tooltip = str(form.query_one(f"#{field.id}").tooltip)
             assert field.setting.help in tooltip and field.setting.flag in tooltip
+
+
+@pytest.mark.parametrize("flag", ["--seed", "--lr", "--hidden", "--epochs"])
+def test_a_huge_bad_value_is_quoted_short(flag, capsys) -> None:
+    value = "9" * 5000 + "x"
+    assert main(["--no-ui", f"{flag}={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 300 and "5,001 characters" in err
