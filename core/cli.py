@@ -129,7 +129,7 @@ def list_presets() -> int:
 
     # Three columns, the tutorial's words under the settings: at 80 columns the long words (such as
     # "3x(conv3x3+maxpool+BatchNorm+ReLU)") still fit, so nothing wraps mid-number.
-    table = Table(title="mnist-tui presets (each reproduces a PyTorch tutorial)", title_justify="left")
+    table = Table(title=f"{PROG} presets (each reproduces a PyTorch tutorial)", title_justify="left")
     table.add_column("preset", no_wrap=True)
     table.add_column("settings · the tutorial's result", ratio=1, overflow="fold")
     table.add_column("target", no_wrap=True, justify="right")

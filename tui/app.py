@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 
 from core import runlog
 from core.config import ConfigError, RunConfig, resume_changes, validate
+from core.program import PROG
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent,
                          StepEvent)
 from core.lines import config_line, end_line, epoch_line, eta_seconds, step_line
@@ -55,7 +56,7 @@ class MnistApp(HangupExit, App[int]):
     """One app for both modes: a live run it owns, or (`watch_dir`) a read-only view of a run directory."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
-    TITLE = "mnist-tui"
+    TITLE = PROG
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("s", "start", "Start", tooltip="start a new run with the settings in the form"),

@@ -29,6 +29,7 @@ from core.config import ConfigError
 from core.events import ConfigEvent, ConfusionEvent, EpochEvent, Event, SamplesEvent, StepEvent
 from core.export import export, leaderboard_markdown
 from core.leaderboard import LEADERBOARD_FILE, RUNNING, Standing
+from core.program import PROG
 from core.race import Race, RacePlan, RunRef, resolve_runs
 from tui.bridge import EventBridge
 from tui.hangup import HangupExit
@@ -362,7 +363,7 @@ class CompareApp(HangupExit, App[int]):
     """The compare view on its own: `mnist-tui --race ...` (live) and `mnist-tui --compare RUN_DIR...`."""
 
     CSS_PATH = "app.tcss"
-    TITLE = "mnist-tui compare"
+    TITLE = f"{PROG} compare"
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(self, *, plan: RacePlan | None = None, race_dir: Path | None = None, data_dir: str | None = None,

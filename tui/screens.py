@@ -13,6 +13,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
 
 from core.config import SETTING, ConfigError
+from core.program import PROG
 
 # Keys that belong to widgets rather than to the app's BINDINGS, listed on the help screen too.
 FORM_KEYS = (
@@ -49,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
         for keys, description in FORM_KEYS:
             table.add_row(keys, description)
         with Vertical(id="help-dialog", classes="dialog"):
-            yield Label("mnist-tui keys", classes="dialog-title")
+            yield Label(f"{PROG} keys", classes="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(table, id="help-table")
             yield Label("up/down scroll · escape or ? closes this help", classes="dialog-hint")
