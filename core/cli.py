@@ -224,7 +224,7 @@ def dispatch(args: argparse.Namespace, start_app: StartApp = no_app) -> int:
     config = config_from_args(args)
     if not args.no_ui:
         return start_app(config=config, run_dir=Path(args.run_dir) if args.run_dir else None,
-                         data_dir=args.data_dir, resume=False)
+                         data_dir=args.data_dir, resume=False, given=given_config_options(args), preset=args.preset)
     run_dir = runlog.prepare_run_dir(Path(args.run_dir) if args.run_dir else runlog.create_new_run_dir(config.name))
     return run_headless(config, run_dir, args.data_dir, args.json, resume=False)
 

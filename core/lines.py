@@ -20,12 +20,15 @@ def eta_seconds(event: StepEvent, batch_size: int) -> float | None:
     return (event.total_steps - event.step) * batch_size / event.samples_per_s
 
 
-def step_line(event: StepEvent) -> str:
-    """pytorch/examples' wording, so people recognise it: 'Train Epoch: 3 [19200/60000 (32%)]  Loss: 0.1234'."""
+def step_line(event: StepEvent, rate: bool = True) -> str:
+    """pytorch/examples' wording, so people recognise it: 'Train Epoch: 3 [19200/60000 (32%)]  Loss: 0.1234'.
+
+    rate=False leaves out the samples per second (the app's log at 80 columns: its status bar shows the rate)."""
     pct = 100.0 * event.seen / max(event.epoch_size, 1)
     width = len(str(event.epoch_size))
-    return (f"Train Epoch: {event.epoch} [{event.seen:>{width}}/{event.epoch_size} ({pct:3.0f}%)]  "
-            f"Loss: {event.loss:.4f}  lr {event.lr:.3g}  {event.samples_per_s:,.0f} samples/s")
+    line = (f"Train Epoch: {event.epoch} [{event.seen:>{width}}/{event.epoch_size} ({pct:3.0f}%)]  "
+            f"Loss: {event.loss:.4f}  lr {event.lr:.3g}")
+    return f"{line}  {event.samples_per_s:,.0f} samples/s" if rate else line
 
 
 def epoch_line(event: EpochEvent, test_size: int | None = None) -> str:

@@ -45,7 +45,7 @@ from tui.widgets.samples import SampleGrid
 from tui.widgets.status import StatusBar
 
 ENGINES = ("process", "thread")
-ACTIVE_STATES = ("starting", "running", "paused", "stopping")
+ACTIVE_STATES = ("starting", "running", "evaluating", "paused", "stopping")
 RUN_CONTROLS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop")
 WATCH_POLL_S = 0.5
 PANEL_MIN_S = 5.0  # digits and confusion matrix: at most one redraw every 5 s while training
@@ -84,7 +84,8 @@ class MnistApp(HangupExit, App[int]):
 
     def __init__(self, config: RunConfig | None = None, *, run_dir: Path | None = None, data_dir: str | None = None,
                  resume: bool = False, watch_dir: Path | None = None, data: Any = None,
-                 handle_signals: bool = False, cursor_blink: bool = True, engine: str = "process") -> None:
+                 handle_signals: bool = False, cursor_blink: bool = True, engine: str = "process",
+                 pinned: tuple[str, ...] = ()) -> None:
         super().__init__()
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -99,7 +100,7 @@ class MnistApp(HangupExit, App[int]):
         self.data = data  # a preloaded core.data.DataBundle (benchmarks); None: the engine finds the data
         self.handle_signals = handle_signals
         self.cursor_blink = cursor_blink
-        self.main = MainScreen(self.initial_config)
+        self.main = MainScreen(self.initial_config, pinned=pinned, data_dir=data_dir)  # pinned: given on the command line
         self.control: RunControl | None = None
         self.last_run: RunControl | None = None
         self.last_end: EndEvent | None = None
@@ -167,6 +168,7 @@ class MnistApp(HangupExit, App[int]):
             return
         self.form.show_message("Tab moves between fields · s or the Start button starts · ? lists every key")
         self._import_engine()
+        self.form.look_for_data()
         if self.resume_on_start and self.cli_run_dir is not None:
             self._cli_run_dir_used = True
             self._resume(RunControl(validate(self.initial_config), self.cli_run_dir, resume=True))
@@ -230,11 +232,11 @@ class MnistApp(HangupExit, App[int]):
         if action == "resume_run":
             return not active and self.last_run is not None
         if action == "pause":
-            return active and not self.pause_requested and status in ("starting", "running")
+            return active and not self.pause_requested and status in ("starting", "running", "evaluating")
         if action == "unpause":
             return active and self.pause_requested and status != "stopping"
         if action == "change_lr":
-            return active and status in ("starting", "running", "paused")
+            return active and status in ("starting", "running", "evaluating", "paused")
         if action == "stop":
             return active and status != "stopping"
         return True
@@ -316,10 +318,7 @@ class MnistApp(HangupExit, App[int]):
         self.samples.toggle_ascii()
 
     def action_leave_form(self) -> None:
-        if self.main.layout_mode != "full":
-            self.main.query_one("#view-tabs").focus()
-        else:
-            self.main.set_focus(None)
+        self.main.set_focus(None)  # then letter keys and 1-5 work
 
     def action_help(self) -> None:
         rows = []
@@ -494,11 +493,14 @@ class MnistApp(HangupExit, App[int]):
         status.samples_per_s, status.eta_s = 0.0, None
         status.device = status.data_source = ""
         status.bundled = False
+        status.clear_numbers()
         self._clock = 0.0
         self._lr = None
 
     def apply_events(self, events: Iterable[Event]) -> None:
         """Update every panel from a batch of events; charts redraw once per batch, not per event."""
+        events = list(events)
+        self.status.observe(events)
         steps: list[StepEvent] = []
         charts_dirty = False
         for event in events:
@@ -519,14 +521,14 @@ class MnistApp(HangupExit, App[int]):
         self.loss_chart.add("loss", [s.step for s in steps], [s.loss for s in steps])
         self.loss_chart.request_redraw()
         for s in steps:
-            self.run_log.add(s.time, step_line(s), urgent=False)
+            self.run_log.add(s.time, step_line(s), urgent=False, short=step_line(s, rate=False))
         last = steps[-1]
         self._clock, self._lr = last.time, last.lr
         status = self.status
         status.epoch, status.step, status.total_steps = last.epoch, last.step, last.total_steps
         status.samples_per_s = last.samples_per_s
         status.eta_s = eta_seconds(last, self._batch_size)
-        if self.run_status == "starting":
+        if self.run_status in ("starting", "evaluating"):
             self.run_status = "running"
 
     def _apply_one(self, event: Event) -> None:
@@ -536,6 +538,8 @@ class MnistApp(HangupExit, App[int]):
         elif isinstance(event, EpochEvent):
             self._clock = event.time
             self.acc_chart.add_epoch("", event.epoch, event.train_acc, event.test_acc)
+            if self.run_status == "evaluating" and not self._replaying:
+                self.run_status = "running"
             log.add(event.time, epoch_line(event, self._test_size), "bold", urgent=False)
         elif isinstance(event, (SamplesEvent, ConfusionEvent)):
             self._offer_panel(event)
@@ -550,6 +554,8 @@ class MnistApp(HangupExit, App[int]):
                     self.run_status, self.status.note = "paused", ""
                 elif event.state == "resumed":
                     self.run_status, self.status.note = "running", ""
+                elif event.state == "evaluating" and self.run_status in ("starting", "running"):
+                    self.run_status = "evaluating"
         elif isinstance(event, EndEvent):
             self._on_end(event)
 
@@ -635,6 +641,7 @@ class MnistApp(HangupExit, App[int]):
         self.run_status = "waiting"
         self.status.run_dir = str(self.watch_dir)
         self.status.note = "read-only"
+        self.status.show_machine = False
         self._tail = runlog.MetricsTail(self.watch_dir / runlog.METRICS_FILE)
         self.main.set_view("charts")
         self.poll_watch()

@@ -41,9 +41,13 @@ def layout_for(width: int, height: int) -> str:
 class MainScreen(Screen):
     """Composes every panel once; the app fills them from events."""
 
-    def __init__(self, config: RunConfig) -> None:
+    AUTO_FOCUS = ""  # nothing focused at launch: letter keys work, and Tab goes to the form's first field
+
+    def __init__(self, config: RunConfig, *, pinned: tuple[str, ...] = (), data_dir: str | None = None) -> None:
         super().__init__()
         self.config = config
+        self.pinned = pinned
+        self.data_dir = data_dir
         self.layout_mode = "compact"
         self.view = "setup"
 
@@ -51,7 +55,8 @@ class MainScreen(Screen):
         yield Tabs(*(Tab(f"{i} {VIEW_TITLES[v]}", id=f"tab-{v}") for i, v in enumerate(VIEWS, 1)),
                    id="view-tabs")
         with Horizontal(id="body"):
-            yield ConfigForm(self.config, id="config", classes="view view-setup")
+            yield ConfigForm(self.config, pinned=self.pinned, data_dir=self.data_dir, id="config",
+                             classes="view view-setup")
             with Vertical(id="main"):
                 with Horizontal(id="charts", classes="view view-charts"):
                     yield LossChart(id="loss-chart", classes="panel")
@@ -66,6 +71,9 @@ class MainScreen(Screen):
         yield Footer(id="footer")
 
     def on_mount(self) -> None:
+        # out of the focus chain: Tab from launch goes to the first field, not the tab bar
+        # (keys 1-5 and the mouse switch views)
+        self.query_one(Tabs).can_focus = False
         titles = {"#config": "configuration", "#loss-chart": "loss per step",
                   "#acc-chart": "accuracy % per epoch", "#samples-panel": "sample test digits",
                   "#confusion-panel": "confusion matrix", "#log": "log"}

@@ -94,7 +94,7 @@ class SeriesChart(PlotextPlot):
 
     def clear(self) -> None:
         self.series.clear()
-        self.refresh()
+        self.border_subtitle = ""  # refreshes
 
     def point_count(self, name: str) -> int:
         series = self.series.get(name)
@@ -118,13 +118,18 @@ class SeriesChart(PlotextPlot):
             if self._redraw_timer is not None:
                 self._redraw_timer.stop()
                 self._redraw_timer = None
-            self.refresh()
+            self.border_subtitle = self.summary()  # refreshes
         elif self._redraw_timer is None:
             self._redraw_timer = self.set_timer(wait + REDRAW_GRACE_S, self._timed_redraw)
 
     def _timed_redraw(self) -> None:
         self._redraw_timer = None
-        self.refresh()
+        self.border_subtitle = self.summary()  # refreshes
+
+    def summary(self) -> str:
+        """The latest numbers, shown on the border with each live redraw (a title set refreshes the
+        whole chart, so it changes only when the figure does)."""
+        return ""
 
     def render(self) -> RenderableType:
         if self._draw():  # an empty chart is cheap: it does not hold back the first real figure
@@ -163,6 +168,12 @@ class LossChart(SeriesChart):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(xlabel="step", empty="loss appears after the first steps", id=id, classes=classes)
 
+    def summary(self) -> str:
+        if len(self.series) != 1:
+            return ""
+        series = next(iter(self.series.values()))
+        return f"last {series.ys[-1]:.4f} · step {series.xs[-1]:,.0f}" if series.ys else ""
+
     def _axes(self, plt) -> None:
         plt.yfrequency(4)
         xs = [x for s in self.series.values() for x in s.xs]
@@ -182,6 +193,14 @@ class AccuracyChart(SeriesChart):
         # different markers as well as colours, so the two lines differ on a monochrome terminal
         self.add(f"{prefix}train", [epoch], [100 * train_acc], marker="braille", color="orange")
         self.add(f"{prefix}test", [epoch], [100 * test_acc], marker="hd", color="green")
+
+    def summary(self) -> str:
+        """One run's last and best test accuracy (the compare view's charts name several runs)."""
+        test = self.series.get("test")
+        if test is None or not test.ys or len(self.series) != 2:
+            return ""
+        best = max(range(len(test.ys)), key=lambda i: (test.ys[i], -i))
+        return f"test {test.ys[-1]:.2f}% · best {test.ys[best]:.2f}% (ep {test.xs[best]:.0f})"
 
     def _axes(self, plt) -> None:
         epochs = sorted({x for s in self.series.values() for x in s.xs})

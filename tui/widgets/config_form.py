@@ -1,29 +1,39 @@
 """The configuration panel: preset picker plus one compact row per setting.
 
 The rows are generated from core's config schema (core.config.SETTINGS, those with in_form):
-label, widget kind, choices, placeholder (the default), parser, and which architecture and
-optimizer each applies to. Values are checked with core.config.validate, the same function the command line uses, so
+label, widget kind, choices, placeholder (a hint from the field's bounds, never a value that
+could be taken for the field's content), parser, and which architecture and optimizer each applies to. Values are checked with core.config.validate, the same function the command line uses, so
 the form and `--no-ui` reject exactly the same values with exactly the same words. A bad
 value is marked in place (Textual's `-invalid` class via a Validator) and `read()` refuses
 to produce a config while any field is bad; nothing here ever raises at the user.
+
+The Preset picker tells the truth: once a field is edited away from what the preset (plus the
+command line's options) filled in, it shows "custom" and the run is named custom; undoing the
+edit brings the preset back. Choosing a preset keeps the options given on the command line
+(`pinned`, e.g. --train-size). Below the fields the form says which data set a run would use
+(looked up off the UI thread, so torch, which core.data imports, never delays the first frame),
+and warns before the start when that is only the bundled sample.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import get_current_worker
 
 from core.config import PRESETS, SETTINGS, ConfigError, RunConfig, Setting, validate
 
 CUSTOM = "custom"
+DATA_PREFIX = "Data: "
 
 
 class FormError(Exception):
@@ -63,7 +73,7 @@ class Field:
 
     @property
     def placeholder(self) -> str:
-        return self.setting.show(self.setting.default)
+        return hint(self.setting)
 
     def parse(self, text: str) -> Any:
         return self.setting.parse(text)  # the command line's parser: ConfigError in its words
@@ -72,6 +82,24 @@ class Field:
         if self.kind != "input":
             return value
         return "" if value is None else self.setting.show(value)  # empty shows the placeholder ("all")
+
+
+def hint(setting: Setting) -> str:
+    """What an empty input says: what the field wants (from its bounds), or what empty means
+    ("all"); never a bare number, which reads as the field's value (Epochs showing 10 while
+    the error says invalid epochs '')."""
+    if setting.optional:
+        return setting.empty
+    if setting.kind == "sizes":
+        return f"e.g. {setting.show(setting.default)}"
+    bounds = setting.bounds
+    wanted = "whole number" if setting.kind == "whole" else "number"
+    if bounds is None or bounds.low is None:
+        return f"required: {wanted}"
+    low = f"{'>' if bounds.low_open else '≥'} {bounds.low:g}"
+    if bounds.high is None or bounds.high >= 1e6:  # a guard far past sense, not a range to show
+        return f"required: {low}"
+    return f"required: {bounds.low:g} to {'<' if bounds.high_open else ''}{bounds.high:g}"
 
 
 FIELDS: tuple[Field, ...] = tuple(Field(s) for s in SETTINGS if s.in_form)
@@ -97,14 +125,21 @@ class ConfigForm(Widget):
     locked: reactive[bool] = reactive(False)
     """True while a run is active (or in --watch): every control is disabled."""
 
-    def __init__(self, config: RunConfig, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, config: RunConfig, *, pinned: tuple[str, ...] = (), data_dir: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        """`pinned`: RunConfig fields given on the command line, which choosing a preset keeps;
+        `data_dir`: --data-dir, for the data-set lookup."""
         super().__init__(id=id, classes=classes)
         self.base = config
+        self.pinned = tuple(pinned)
+        self.data_dir = data_dir
         self._applied_preset = config.name if config.name in PRESETS else CUSTOM
+        self._origin_preset = self._applied_preset  # the preset the fields were filled from
+        self._data_wanted = False  # no lookup (it imports torch) before the app's first frame
 
     # ---- composition ----
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="form-scroll"):
+        with VerticalScroll(id="form-scroll", can_focus=False):  # its fields take focus (and scroll it into view)
             with Grid(id="form-grid"):
                 yield Label("Preset", classes="form-label")
                 yield Select([(CUSTOM, CUSTOM)] + [(name, name) for name in PRESETS], value=self._applied_preset,
@@ -116,6 +151,7 @@ class ConfigForm(Widget):
                 yield Button("Start", id="start", variant="success", compact=True)
                 yield Button("Resume run", id="resume-run", compact=True)
                 yield Button("Compare…", id="race", compact=True)
+            yield Static("", id="form-data")  # filled by look_for_data (not in --watch)
             yield Static("", id="form-message")
 
     def _make(self, field: Field, value: Any) -> Widget:
@@ -173,6 +209,7 @@ class ConfigForm(Widget):
                 values[field.key] = field.parse(widget.value)
             else:
                 values[field.key] = widget.value  # type: ignore[attr-defined]
+        values["name"] = self._run_name()
         try:
             return validate(replace(self.base, **values))
         except ConfigError as exc:  # a combination no single field check catches
@@ -191,7 +228,7 @@ class ConfigForm(Widget):
             if isinstance(widget, Input):
                 widget.remove_class("-invalid")
         preset = config.name if config.name in PRESETS else CUSTOM
-        self._applied_preset = preset
+        self._applied_preset = self._origin_preset = preset
         self.query_one("#preset", Select).value = preset
         self._sync_enabled()
 
@@ -210,15 +247,24 @@ class ConfigForm(Widget):
         if event.value == self._applied_preset:
             return  # the initial value (or our own fill), not a choice by the user
         if event.value == CUSTOM:
-            self._applied_preset = CUSTOM
-            self.base = replace(self.base, name=CUSTOM)
+            self._applied_preset = self._origin_preset = CUSTOM
             return
-        self.fill(PRESETS[str(event.value)].config)
-        self.show_message(PRESETS[str(event.value)].description)
+        chosen = PRESETS[str(event.value)].config
+        kept = {key: getattr(self.base, key) for key in self.pinned if key != "name"}
+        self.fill(replace(chosen, **kept))
+        note = f" (kept from the command line: {', '.join(k.replace('_', '-') for k in kept)})" if kept else ""
+        self.show_message(PRESETS[str(event.value)].description + note)
 
     @on(Select.Changed, "#model, #optimizer")
     def _structure_changed(self) -> None:
         self._sync_enabled()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "dataset" and self._data_wanted:  # not the Changed every Select posts on mount
+            self.look_for_data()
+        if event.select.id != "preset":
+            self._sync_preset_label()
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
@@ -226,6 +272,83 @@ class ConfigForm(Widget):
             self.show_message(event.validation_result.failure_descriptions[0], error=True)
         elif self.query_one("#form-message", Static).has_class("-error") and not self.errors():
             self.show_message("")
+        self._sync_preset_label()
+
+    # ---- the preset label follows the fields ----
+    def _current_values(self) -> dict[str, Any] | None:
+        """The fields as config values, or None while any of them does not parse."""
+        values = {}
+        for field in FIELDS:
+            widget = self.query_one(f"#{field.id}")
+            if field.kind != "input":
+                values[field.key] = widget.value  # type: ignore[attr-defined]
+                continue
+            try:
+                values[field.key] = field.parse(widget.value)  # type: ignore[attr-defined]
+            except (ConfigError, ValueError):
+                return None
+        return values
+
+    def is_edited(self) -> bool:
+        """True once a field differs from what the preset (and the command line) filled in."""
+        values = self._current_values()
+        if values is None:
+            return True
+        for field in FIELDS:
+            filled = field.show(getattr(self.base, field.key))  # as the field showed it (floats via :g)
+            if field.kind == "input":
+                filled = field.parse(filled)
+            if values[field.key] != filled:
+                return True
+        return False
+
+    def _run_name(self) -> str:
+        if self._applied_preset != CUSTOM:
+            return self._applied_preset
+        return self.base.name if self.base.name not in PRESETS else CUSTOM  # --name NAME stays
+
+    def _sync_preset_label(self) -> None:
+        if self.locked or self._origin_preset == CUSTOM or not self.is_mounted:
+            return
+        shown = CUSTOM if self.is_edited() else self._origin_preset
+        if shown != self._applied_preset:
+            self._applied_preset = shown  # first: the Changed message this posts is then not a user's choice
+            self.query_one("#preset", Select).value = shown
+            if shown == CUSTOM and not self.query_one("#form-message", Static).has_class("-error"):
+                self.show_message(f"edited from {self._origin_preset}: the run will be named {self._run_name()}")
+
+    # ---- which data a run would use ----
+    def look_for_data(self) -> None:
+        """Called once the first frame is up (the app's on_ready) and on each data-set choice."""
+        self._data_wanted = True
+        if not str(self.query_one("#form-data", Static).render()):
+            self.query_one("#form-data", Static).update(f"{DATA_PREFIX}looking…")
+        self._find_data(str(self.query_one("#dataset", Select).value), self.data_dir)
+
+    @work(thread=True, exclusive=True, group="form-data", exit_on_error=False)
+    def _find_data(self, dataset: str, data_dir: str | None) -> None:
+        """core.data's own lookup (no download; it imports torch, hence a thread)."""
+        try:
+            from core import data
+
+            location = data.locate(dataset, data_dir, allow_download=False)
+            text, bundled = location.source, location.bundled
+        except Exception as exc:  # noqa: BLE001 - a missing or bad data dir is shown, not raised
+            text, bundled = f"{exc}", None
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_data, text, bundled)
+
+    def show_data(self, source: str, bundled: bool | None) -> None:
+        """bundled: True for the bundled sample (a warning before the start), None for an error."""
+        line = self.query_one("#form-data", Static)
+        if bundled:
+            title = source.split(" (")[0]
+            line.update(f"⚠ {DATA_PREFIX}{title}, not the full set: pass --data-dir DIR or set MNIST_TUI_DATA"
+                        + ("" if os.environ.get("MNIST_TUI_OFFLINE") else " (a run first tries to download it)"))
+        else:
+            line.update(f"{DATA_PREFIX}{source}")
+        line.set_class(bool(bundled), "-bundled")
+        line.set_class(bundled is None, "-error")
 
     @on(Input.Submitted)
     def _next_field(self) -> None:

@@ -11,7 +11,7 @@ from typing import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-LABEL_CHARS = 4
+from tui.widgets.samples import short_name
 
 
 class ConfusionMatrix(Static):
@@ -70,15 +70,22 @@ def _cell(matrix: list[list[int]]) -> int:
 
 
 def render_matrix(epoch: int, matrix: list[list[int]], classes: Sequence[str], title: str = "") -> Text:
-    """One Text with fixed-width columns (a Table would be re-measured at every screen layout)."""
-    names = [c[:LABEL_CHARS] for c in classes]
+    """One Text with fixed-width columns (a Table would be re-measured at every screen layout).
+
+    Class names longer than a column (Fashion-MNIST's) head the rows, numbered, and the columns
+    carry only the numbers: a legend in the matrix itself, where 80 columns keep every name whole."""
     cell = _cell(matrix)
+    if any(len(c) >= cell for c in classes):
+        names = [f"{i} {short_name(c)}" for i, c in enumerate(classes)]
+        columns = [str(i) for i in range(len(classes))]
+    else:
+        names = columns = list(classes)
     label = max(len(n) for n in names) if names else 1
     total = sum(map(sum, matrix))
     correct = sum(row[i] for i, row in enumerate(matrix))
     title = title or f"epoch {epoch}: {correct}/{total} right ({correct / max(total, 1):.2%})"
     text = Text(f"{title}\nrows: true class · columns: predicted\n", style="bold")
-    text.append(" " * label + "".join(n.rjust(cell) for n in names) + "\n", style="bold")
+    text.append(" " * label + "".join(n.rjust(cell) for n in columns) + "\n", style="bold")
     for t, row in enumerate(matrix):
         row_total = max(sum(row), 1)
         text.append(names[t].ljust(label), style="bold")

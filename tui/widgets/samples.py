@@ -27,13 +27,20 @@ from core.render import render_ascii, render_halfblock
 
 DIGIT_SIZE = 14  # pixels across after downsampling: 14 columns by 7 rows of half-blocks
 BLOCK_LINES = DIGIT_SIZE // 2 + 1  # one row of digits (two pixel rows a line) and its caption line
-CELL_WIDTH = DIGIT_SIZE + 3  # digit, then room for a caption like '✗ Shirt (Coat)' and a gap
-NAME_CHARS = 5
+CELL_WIDTH = DIGIT_SIZE + 3  # digit, then room for a caption like '✗ 3 (7)' and a gap
 PLACEHOLDER = "Sample test digits appear after the first epoch."
+# class names too long for a caption beside another one, said shorter (not cut: 'T-shi', 'Ankle')
+SHORT_NAMES = {"T-shirt/top": "T-shirt", "Ankle boot": "Boot"}
 
 
 def short_name(name: str) -> str:
-    return name[:NAME_CHARS]
+    return SHORT_NAMES.get(name, name)
+
+
+def cell_width(classes: Sequence[str]) -> int:
+    """A digit's column: wide enough for the longest wrong caption, '✗ Pullover (Sneaker)'."""
+    longest = max((len(short_name(c)) for c in classes), default=1)
+    return max(CELL_WIDTH, len("✗  ()") + 2 * longest + 1)
 
 
 def caption(prediction: int, label: int, classes: Sequence[str]) -> Text:
@@ -52,8 +59,8 @@ def digit_lines(image: str, ascii_art: bool) -> tuple[Text, ...]:
     return tuple(render_halfblock(pixels, DIGIT_SIZE).split("\n"))
 
 
-def per_row(width: int) -> int:
-    return max(1, (width + 2) // CELL_WIDTH)
+def per_row(width: int, cell: int = CELL_WIDTH) -> int:
+    return max(1, (width + 2) // cell)
 
 
 def header_line(event: SamplesEvent) -> Text:
@@ -61,7 +68,7 @@ def header_line(event: SamplesEvent) -> Text:
     return Text(f"epoch {event.epoch}: {right}/{len(event.images)} right   ✓ right · ✗ predicted (true)", style="bold")
 
 
-def digit_row_lines(images: Sequence[str], ascii_art: bool) -> list[Text]:
+def digit_row_lines(images: Sequence[str], ascii_art: bool, cell: int = CELL_WIDTH) -> list[Text]:
     """The text rows of digits drawn side by side (without captions)."""
     digits = [digit_lines(image, ascii_art) for image in images]
     lines = []
@@ -69,24 +76,25 @@ def digit_row_lines(images: Sequence[str], ascii_art: bool) -> list[Text]:
         line = Text()
         for d in digits:
             line.append_text(d[row])
-            line.append(" " * (CELL_WIDTH - DIGIT_SIZE))
+            line.append(" " * (cell - DIGIT_SIZE))
         lines.append(line)
     return lines
 
 
 def caption_line(event: SamplesEvent, chunk: range, classes: Sequence[str]) -> Text:
+    cell = cell_width(classes)
     line = Text()
     for i in chunk:
         label = caption(event.predictions[i], event.labels[i], classes)
-        label.truncate(CELL_WIDTH - 1, pad=True)
+        label.truncate(cell - 1, pad=True)
         line.append_text(label)
         line.append(" ")
     return line
 
 
-def grid_height(image_count: int, width: int) -> int:
+def grid_height(image_count: int, width: int, cell: int = CELL_WIDTH) -> int:
     """The grid's line count, without drawing anything (layout asks for it often)."""
-    return 1 + -(-image_count // per_row(width)) * BLOCK_LINES
+    return 1 + -(-image_count // per_row(width, cell)) * BLOCK_LINES
 
 
 class SampleGrid(Widget):
@@ -162,20 +170,24 @@ class SampleGrid(Widget):
         """The grid as plain text (what a monochrome terminal shows, bar the half-block shades)."""
         return "\n".join(strip.text for strip in self._lines(width))
 
+    @property
+    def cell(self) -> int:
+        return cell_width(self.classes_names)
+
     def _content_height(self, width: int) -> int:
-        width = max(width, CELL_WIDTH)
+        width = max(width, self.cell)
         count = self.expected if self.event is None else len(self.event.images)
-        self._height = grid_height(count, width) if count else 1
+        self._height = grid_height(count, width, self.cell) if count else 1
         return self._height
 
     def _digit_key(self, width: int) -> tuple:
-        width = max(width, CELL_WIDTH)
-        return (tuple(self.event.images) if self.event else (), width, self.ascii)
+        width = max(width, self.cell)
+        return (tuple(self.event.images) if self.event else (), width, self.ascii, self.cell)
 
     def _text_rows(self, width: int) -> list[int]:
         """Line numbers of the header and of each row's captions."""
         count = len(self.event.images) if self.event else 0
-        rows = -(-count // per_row(max(width, CELL_WIDTH)))
+        rows = -(-count // per_row(max(width, self.cell), self.cell))
         return [0] + [BLOCK_LINES * (r + 1) for r in range(rows)]
 
     def _strip(self, text: Text, width: int) -> Strip:
@@ -187,17 +199,17 @@ class SampleGrid(Widget):
         """The grid's strips for `width`. The digit rows are the same test images every epoch, so
         their strips are kept across epochs (the costly part: hundreds of styled half-blocks a
         line); only the header and the captions are drawn again."""
-        width = max(width, CELL_WIDTH)
+        width = max(width, self.cell)
         if self._strips is not None and self._strips[0] == width:
             return self._strips[1]
         event = self.event
         if event is None:
             strips = [self._strip(Text(PLACEHOLDER), width)]
         else:
-            n = per_row(width)
+            n = per_row(width, self.cell)
             key = self._digit_key(width)
             if self._digit_strips is None or self._digit_strips[0] != key:
-                rows = [[self._strip(t, width) for t in digit_row_lines(event.images[start:start + n], self.ascii)]
+                rows = [[self._strip(t, width) for t in digit_row_lines(event.images[start:start + n], self.ascii, self.cell)]
                         for start in range(0, len(event.images), n)]
                 self._digit_strips = (key, rows)
             strips = [self._strip(header_line(event), width)]
