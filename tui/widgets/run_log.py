@@ -101,7 +101,7 @@ class RunLog(RichLog):
             width = self.line_width
             if width and not self._written_width:
                 self._written_width = width
-            self.write(Text("\n").join(entry.text(width or 10**6) for entry in pending[-MAX_LINES:]))
+            self.write(Text("\n").join(entry.text(width or 10**6) for entry in pending[-MAX_LINES:]), width=width or None)
 
     def on_resize(self, event: Resize) -> None:
         """Write every kept line again for the new width (rare: a terminal resize or a view shown)."""
@@ -112,7 +112,8 @@ class RunLog(RichLog):
         self._pending.clear()
         self.clear()
         if self.entries:
-            self.write(Text("\n").join(entry.text(width) for entry in self.entries))
+            # the width said outright: the console may not have its new size yet
+            self.write(Text("\n").join(entry.text(width) for entry in self.entries), width=width)
 
     def reset(self) -> None:
         self.plain_lines.clear()
