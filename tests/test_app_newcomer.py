@@ -210,6 +210,7 @@ async def test_status_bar_shows_the_machine_with_a_gpu_and_quietly_without_one()
 
     bar = StatusBar(sampler=fake)
     async with One(bar).run_test(size=(120, 10)) as pilot:
+        bar.state = "running"  # idle, the numbers would be the app's own: none are taken
         bar.device = "cuda"
         bar._sample_machine()
         await wait_for(pilot, lambda: bar.machine is stats, "the fake GPU sample")

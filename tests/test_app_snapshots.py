@@ -75,16 +75,39 @@ def demo_run(tmp_path, monkeypatch) -> Path:
     return Path("demo-run")
 
 
-def test_main_screen_80x24(snap_compare):
-    assert snap_compare(MnistApp(RunConfig(), cursor_blink=False), terminal_size=(80, 24))
+@pytest.fixture
+def no_full_data(tmp_path, monkeypatch) -> None:
+    """The form's data line on every machine: no cache, no $MNIST_TUI_DATA, so the bundled sample."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
 
 
-def test_main_screen_120x40(snap_compare):
-    assert snap_compare(MnistApp(RunConfig(), cursor_blink=False), terminal_size=(120, 40))
+async def data_line_settled(pilot) -> None:
+    """Wait for the form's data lookup (a thread) to show its answer."""
+    from textual.css.query import NoMatches
+
+    while True:
+        try:
+            text = str(pilot.app.form.query_one("#form-data").render())
+        except NoMatches:  # not composed yet
+            text = ""
+        if text and "looking" not in text:
+            return
+        await pilot.pause(0.02)
 
 
-def test_help_screen(snap_compare):
-    assert snap_compare(MnistApp(RunConfig(), cursor_blink=False), terminal_size=(80, 24), press=["question_mark"])
+def test_main_screen_80x24(snap_compare, no_full_data):
+    assert snap_compare(MnistApp(RunConfig(), cursor_blink=False), terminal_size=(80, 24), run_before=data_line_settled)
+
+
+def test_main_screen_120x40(snap_compare, no_full_data):
+    assert snap_compare(MnistApp(RunConfig(), cursor_blink=False), terminal_size=(120, 40),
+                        run_before=data_line_settled)
+
+
+def test_help_screen(snap_compare, no_full_data):
+    assert snap_compare(MnistApp(RunConfig(), cursor_blink=False), terminal_size=(80, 24), press=["question_mark"],
+                        run_before=data_line_settled)
 
 
 def test_watched_run_charts_120x40(snap_compare, demo_run):

@@ -40,6 +40,7 @@ STATE_STYLES = {
 STATE_MARKS = {"running": "▶", "paused": "⏸", "evaluating": "⧗", "failed": "✗", "finished": "✓", "stopped": "■",
                "interrupted": "■", "watching": "◉"}
 SEPARATOR = " · "
+ACTIVE_STATES = ("starting", "running", "evaluating", "paused", "stopping")
 BUNDLED_NOTICE = "⚠ bundled sample data, not the full set: --data-dir DIR or MNIST_TUI_DATA"
 MACHINE_EVERY_S = 2.0
 
@@ -189,6 +190,10 @@ class StatusBar(Widget):
                 self.elapsed_s = float(elapsed)
 
     # ---- machine stats ----
+    def watch_state(self, state: str) -> None:
+        if state in ACTIVE_STATES and self.machine is None and self.is_mounted:
+            self._sample_machine()  # at once, not up to MACHINE_EVERY_S into the run
+
     def on_mount(self) -> None:
         self._sample_machine()
         self.set_interval(MACHINE_EVERY_S, self._sample_machine)
@@ -196,7 +201,9 @@ class StatusBar(Widget):
     @work(thread=True, exclusive=True, group="machine-stats", exit_on_error=False)
     def _sample_machine(self) -> None:
         """NVML and psutil calls off the UI thread (the first NVML call can take a while)."""
-        if not self.show_machine:
+        if not self.show_machine or self.state not in ACTIVE_STATES:  # idle numbers would be the app's own
+            if self.machine is not None:
+                self.app.call_from_thread(setattr, self, "machine", None)
             return
         if self._sampler is None:
             self._sampler = ProcessTreeSampler()
