@@ -56,7 +56,7 @@ async def test_watch_tails_a_run_being_written_including_a_half_written_line(fin
     app = MnistApp(watch_dir=live, cursor_blink=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert app.run_status == "running"
+        assert app.run_status == "evaluating"  # the last whole record: the first epoch's evaluation began
         assert app.loss_chart.point_count("loss") == step_lines(lines[:first_epoch])
         assert app.acc_chart.point_count("test") == 0  # the half line is not an event yet
 
@@ -64,6 +64,7 @@ async def test_watch_tails_a_run_being_written_including_a_half_written_line(fin
             fh.write(lines[first_epoch][len(half):])
         app.poll_watch()
         assert app.acc_chart.point_count("test") == 1
+        assert app.run_status == "running"  # the epoch's result ends its evaluation
 
         with open(metrics, "ab") as fh:
             fh.write(b"".join(lines[first_epoch + 1:]))
