@@ -8,12 +8,9 @@ Widgets are mounted alone in a tiny App where that suffices; waits are for condi
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Select
 
@@ -29,29 +26,10 @@ from tui.widgets.run_log import RunLog
 from tui.widgets.samples import caption, cell_width
 from tui.widgets.status import Phrase, StatusBar, fit
 
+from test_app import wait_for  # tests/ is on sys.path (pytest inserts the test files' folder)
+from test_app_widgets import One, screen_text
+
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-TIMEOUT_S = 120.0
-
-
-class One(App):
-    def __init__(self, widget) -> None:
-        super().__init__()
-        self.widget = widget
-
-    def compose(self) -> ComposeResult:
-        yield self.widget
-
-
-def screen_text(widget) -> str:
-    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
-
-
-async def wait_for(pilot, predicate, what: str, timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def step(i: int, loss: float = 0.5, t: float = 1.0) -> StepEvent:
@@ -119,6 +97,16 @@ async def test_preset_label_turns_custom_when_edited_and_back_when_undone():
         form.query_one("#dataset", Select).value = "fashion-mnist"
         await pilot.pause()
         assert preset.value == "custom" and form.read().name == "custom"
+
+
+async def test_a_long_command_line_value_is_not_taken_for_an_edit():
+    cli = replace(PRESETS["cnn-adam"].config, lr=0.0123456789)  # shown as 0.0123457
+    form = ConfigForm(cli)
+    async with One(form).run_test(size=(80, 30)) as pilot:
+        form.query_one("#epochs", Input).value = "16"
+        form.query_one("#epochs", Input).value = "15"
+        await pilot.pause()
+        assert form.query_one("#preset", Select).value == "cnn-adam"
 
 
 async def test_choosing_a_preset_keeps_options_given_on_the_command_line():
