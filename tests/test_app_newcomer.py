@@ -8,6 +8,7 @@ Widgets are mounted alone in a tiny App where that suffices; waits are for condi
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 
 import pytest
@@ -24,10 +25,11 @@ from tui.widgets.config_form import FIELDS, ConfigForm
 from tui.widgets.confusion import render_matrix
 from tui.widgets.run_log import RunLog
 from tui.widgets.samples import caption, cell_width
-from tui.widgets.status import Phrase, StatusBar, fit
+from tui.widgets.status import Phrase, ProcessTreeSampler, StatusBar, fit
 
 from test_app import wait_for  # tests/ is on sys.path (pytest inserts the test files' folder)
 from test_app_widgets import One, screen_text
+from test_machine import FakeNVML
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -213,11 +215,21 @@ async def test_status_bar_shows_the_machine_with_a_gpu_and_quietly_without_one()
     assert "cuda" in seen and "cpu" in seen
 
 
-async def test_machine_stats_of_the_real_process_tree_need_no_gpu():
-    from tui.widgets.status import ProcessTreeSampler
-
+def test_machine_stats_of_the_real_process_tree_need_no_gpu():
     stats = ProcessTreeSampler()("cpu")
     assert stats.gpu_name is None and stats.rss_bytes and stats.rss_bytes > 0
+
+
+def test_machine_stats_on_a_cuda_device_read_nvml_and_close_it_when_the_device_changes(monkeypatch):
+    nvml = FakeNVML()
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    sampler = ProcessTreeSampler()
+    stats = sampler("cuda:0")
+    assert stats.gpu_name == "NVIDIA H200" and stats.gpu_utilization == 45 and stats.gpu_memory_total == 140 * 2**30
+    assert stats.rss_bytes and stats.rss_bytes > 0  # the process tree's part, alongside the GPU's
+    assert sampler("cuda:0").gpu_name == "NVIDIA H200" and nvml.calls.count("init") == 1  # opened once
+    assert sampler("cpu").gpu_name is None and "shutdown" in nvml.calls
 
 
 async def test_app_status_shows_evaluating_until_the_epoch_ends():
