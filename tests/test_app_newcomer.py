@@ -62,6 +62,9 @@ async def test_tab_from_launch_goes_to_the_first_field_and_focus_is_plainly_mark
         app.form.query_one("#lr").focus()
         await pilot.pause()
         assert app.form.query_one("#lr", Input).rich_style.underline
+        app.form.query_one("#start").focus()
+        await pilot.pause()
+        assert app.form.query_one("#start").rich_style.reverse
 
 
 # ---- 2. placeholders ----
@@ -186,6 +189,10 @@ async def test_status_bar_at_80_columns_shows_numbers_run_dir_and_stays_three_li
             assert "01:10 elapsed" in lines[1]
             assert "run runs/20261129-101500-cnn-adam" in lines[2]
             assert not any(line.rstrip().endswith(("from", "·")) for line in lines)
+        bar.state, bar.note = "stopping", "saving the checkpoint, then quitting"
+        await pilot.pause()
+        first = screen_text(bar).split("\n")[0]
+        assert "saving the checkpoint, then quitting" in first and "epoch 2/15" in first  # the note is kept whole
 
 
 async def test_status_bar_shows_the_machine_with_a_gpu_and_quietly_without_one():

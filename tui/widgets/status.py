@@ -237,8 +237,8 @@ class StatusBar(Widget):
         eta = format_duration(self.eta_s) if self.eta_s is not None and state == "running" else "--:--"
         where = [Phrase(f"epoch {self.epoch}/{self.epochs}", 0), Phrase(f"step {self.step:,}/{self.total_steps:,}", 4),
                  Phrase(f"{pct:3.0f}%", 1), Phrase(f"ETA {eta}", 2)]
-        right = fit(where, width - 12)
-        left = fit(head, max(width - right.cell_len - 2 - 8, 8))
+        left = fit(head, width - 12)  # the state and its note first: they say what is happening now
+        right = fit(where, width - left.cell_len - 2)
         room = width - left.cell_len - right.cell_len - 2
         line = Text(no_wrap=True, overflow="crop")
         line.append_text(left)
