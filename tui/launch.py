@@ -81,6 +81,9 @@ def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_di
     app = MnistApp(config, run_dir=run_dir, data_dir=data_dir, resume=resume, watch_dir=watch, handle_signals=True,
                    pinned=tuple(given))
     app.run()
-    for line in farewell(app):
-        print(line)
+    try:
+        for line in farewell(app):
+            print(line, flush=True)
+    except OSError:  # the terminal went away (SIGHUP): the run directory still has it all
+        pass
     return app.return_code or 0
