@@ -349,11 +349,11 @@ def test_mono_terminals_are_recognised(term, mono):
 
 async def test_a_mono_terminal_gets_no_colour_and_ascii_digits(monkeypatch):
     monkeypatch.setenv("TERM", "xterm-mono")
-    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("NO_COLOR", "")  # recorded first, so teardown restores the real state...
+    monkeypatch.delenv("NO_COLOR")  # ...whatever prefer_no_color sets (an unset variable is not recorded)
     launch.prefer_no_color()
     assert os.environ.get("NO_COLOR") == "1"
-    app = MnistApp(RunConfig(), cursor_blink=False)  # Textual reads (and removes) NO_COLOR here
-    monkeypatch.delenv("NO_COLOR", raising=False)
+    app = MnistApp(RunConfig(), cursor_blink=False)  # Textual reads NO_COLOR here
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.no_color and app.samples.ascii
