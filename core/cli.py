@@ -29,6 +29,7 @@ from core.program import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CL
                           stop_on_signals)
 
 StartApp = Callable[..., int]
+Serve = Callable[[argparse.Namespace, Sequence[str]], int]  # --serve: tui/serve.py, through tui/entry.py
 """Opens the app (tui.entry passes tui.launch.launch) and returns its exit code."""
 
 
@@ -43,6 +44,17 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {PROG} --help)")
 
 
+def _port(text: str) -> int:
+    """--port: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535; 0 picks a free one)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     preset_names = ", ".join(PRESETS)
     parser = OneLineParser(
@@ -55,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                f"  {PROG} --watch runs/20261123-101500-cnn-adam   watch a run another process writes\n"
                f"  {PROG} --resume runs/20261123-101500-cnn-adam --no-ui   continue an interrupted run\n"
                f"  {PROG} --no-ui --preset mlp-bn-adam --race optimizer=sgd,momentum,adam,radam   race optimizers\n"
-               f"  {PROG} --compare runs/20261123-110000-race-mlp-bn-adam-optimizer --export csv   CSV + Markdown\n\n"
+               f"  {PROG} --compare runs/20261123-110000-race-mlp-bn-adam-optimizer --export csv   CSV + Markdown\n"
+               f"  {PROG} --serve --preset cnn-adam          the app in a browser tab: open http://127.0.0.1:8000/\n\n"
                "Exit codes: 0 finished, 1 run failed, 2 bad usage, 130 interrupted, 141 output closed "
                "(checkpoint saved).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open finished or live runs (or a race directory) side by side, read-only")
     mode.add_argument("--export", choices=("csv",),
                       help="with --compare, or --race --no-ui: write per-epoch CSVs and the leaderboard as Markdown")
+    mode.add_argument("--serve", action=argparse.BooleanOptionalAction, default=None,
+                      help="serve the app (or --watch / --compare / --race views) to web browsers instead of this "
+                           "terminal; each tab runs its own app; Ctrl-C stops them all, saving their runs")
+    mode.add_argument("--host", metavar="HOST", help="with --serve: address to listen on (default 127.0.0.1, this "
+                                                       "machine only; see the README for ssh -L)")
+    mode.add_argument("--port", type=_port, metavar="PORT", help="with --serve: port (default 8000; 0 picks a free one)")
 
     run = parser.add_argument_group("what to train (explicit options override the preset)")
     run.add_argument("--preset", choices=list(PRESETS), metavar="NAME", help=f"start from a tutorial preset: {preset_names}")
@@ -197,9 +216,17 @@ def no_app(**_options: Any) -> int:
     raise UsageError("the app is not available from python -m core.cli; run mnist-tui, or add --no-ui")
 
 
-def dispatch(args: argparse.Namespace, start_app: StartApp = no_app) -> int:
+def no_serve(_args: argparse.Namespace, _argv: Sequence[str]) -> int:
+    """The Serve of a core-only entry: serving the app to a browser lives in tui (tui/serve.py)."""
+    raise UsageError("--serve is not available from python -m core.cli; run mnist-tui --serve")
+
+
+def dispatch(args: argparse.Namespace, start_app: StartApp = no_app, serve: Serve = no_serve,
+             argv: Sequence[str] | None = None) -> int:
     from core import runlog
 
+    if args.serve or (args.serve is None and (args.host is not None or args.port is not None)):
+        return serve(args, sys.argv[1:] if argv is None else argv)  # --no-serve: a tab's app that --serve started
     if args.list_presets:
         return list_presets()
     if args.race or args.compare or args.export or args.export_dir:
@@ -229,7 +256,7 @@ def dispatch(args: argparse.Namespace, start_app: StartApp = no_app) -> int:
     return run_headless(config, run_dir, args.data_dir, args.json, resume=False)
 
 
-def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app) -> int:
+def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app, serve: Serve = no_serve) -> int:
     """Parse, dispatch, and turn every error into one line and an exit code. `start_app` opens the app
     for the modes that need it (tui.entry passes it; core cannot import the app)."""
     parser = build_parser()
@@ -238,7 +265,7 @@ def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app) -> int
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help: argparse printed it; return the code so main() always returns
             return exc.code if isinstance(exc.code, int) else EXIT_OK
-        return dispatch(args, start_app)
+        return dispatch(args, start_app, serve, argv)
     except (UsageError, ConfigError) as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return EXIT_USAGE

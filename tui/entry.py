@@ -17,10 +17,17 @@ def start_app(**options: Any) -> int:
     return launch(**options)
 
 
+def serve_in_browser(args: Any, argv: Sequence[str]) -> int:
+    """--serve: the app for browser tabs (tui/serve.py); aiohttp is imported only then."""
+    from tui.serve import serve
+
+    return serve(args, argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from core.cli import main as cli_main
 
-    return cli_main(argv, start_app=start_app)
+    return cli_main(argv, start_app=start_app, serve=serve_in_browser)
 
 
 def entry_point() -> None:

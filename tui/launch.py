@@ -63,7 +63,8 @@ def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_di
            given: Sequence[str] = (), preset: str | None = None) -> int:
     """`given`: the config options named on the command line (kept when a preset is chosen);
     `preset`: --preset, if given (else the form opens on DEFAULT_PRESET)."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    served = bool(os.environ.get("TEXTUAL_DRIVER"))  # a browser tab's app (--serve): its stdout is the websocket's
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         sys.stderr.write(f"{PROG}: error: the app needs a terminal; use --no-ui to train without one\n")
         return EXIT_USAGE
     prefer_no_color()
@@ -81,6 +82,8 @@ def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_di
     app = MnistApp(config, run_dir=run_dir, data_dir=data_dir, resume=resume, watch_dir=watch, handle_signals=True,
                    pinned=tuple(given))
     app.run()
+    if served:
+        return app.return_code or 0
     try:
         for line in farewell(app):
             print(line, flush=True)
