@@ -34,6 +34,7 @@ class ServedApp(AppService):
     def __init__(self, argv: list[str], **kwargs: Any) -> None:
         super().__init__(shlex.join(argv), **kwargs)
         self.argv = argv
+        self._stopping: asyncio.Future[None] | None = None
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
         # start_new_session: the terminal's Ctrl-C goes to the server only, which then stops each app in order
@@ -49,12 +50,17 @@ class ServedApp(AppService):
         """SIGTERM, then wait (bounded) until the app has saved its run and exited.
 
         textual-serve's own stop sends a "quit" message, which closes a Textual app at once: a
-        run in progress would lose the epoch since its last checkpoint.
+        run in progress would lose the epoch since its last checkpoint. A tab's handler and the
+        server's shutdown may both call this; both wait for the one stop.
         """
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
         process, task = self._process, self._task
         if process is None or task is None:
             return
-        self._task = None  # stop() runs twice when a websocket handler unwinds; the second is a no-op
         await self._download_manager.cancel_app_downloads(app_service_id=self.app_service_id)
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
