@@ -62,7 +62,7 @@ class Served:
 def served(*args: str, cwd: Path) -> Iterator[Served]:
     """A server on a free loopback port; stopped (SIGINT) when the block ends, if the test did not."""
     proc = subprocess.Popen(serve_command(*args), cwd=cwd, env=serve_env(), text=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     watchdog = threading.Timer(START_TIMEOUT_S, proc.kill)
     watchdog.start()
     try:
