@@ -29,8 +29,9 @@ from core.program import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CL
                           stop_on_signals)
 
 StartApp = Callable[..., int]
-Serve = Callable[[argparse.Namespace, Sequence[str]], int]  # --serve: tui/serve.py, through tui/entry.py
 """Opens the app (tui.entry passes tui.launch.launch) and returns its exit code."""
+Serve = Callable[[argparse.Namespace, Sequence[str]], int]
+"""--serve: serves the app to browser tabs (tui.entry passes tui.serve.serve), given the command line."""
 
 
 class UsageError(Exception):

@@ -116,6 +116,14 @@ def test_serve_usage_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert err.count("\n") == 1 and message in err and err.startswith("mnist-tui: error:"), err
 
 
+def test_core_alone_cannot_serve(capsys):
+    """`python -m core.cli` is core without the app: --serve is a usage error there, not an import of tui."""
+    from core.cli import main as core_main
+
+    assert core_main(["--serve"]) == 2
+    assert "run mnist-tui --serve" in capsys.readouterr().err
+
+
 def test_listening_beyond_loopback_says_who_can_reach_it(monkeypatch, capsys):
     """Only the explicit --host prints the warning; the socket here is loopback so the test exposes nothing."""
     import tui.serve
