@@ -6,6 +6,7 @@ is on a condition (a line on stdout, text on the screen, the process's exit) wit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -101,7 +102,10 @@ class ScreenStream:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{texts} not on screen within {timeout} s; last text: {seen[-2000:]!r}")
-            message = await self.websocket.receive(timeout=left)
+            try:
+                message = await self.websocket.receive(timeout=left)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"{texts} not on screen within {timeout} s; last text: {seen[-2000:]!r}") from None
             if message.type == aiohttp.WSMsgType.BINARY:
                 self.raw += message.data
             elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
