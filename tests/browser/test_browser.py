@@ -8,7 +8,7 @@ Not collected by `make test` (pyproject's norecursedirs); `make test-browser` ru
 
 Every wait is a bounded poll on a condition: a class on the page, the run's end record, pixels
 of the charts in a screenshot. MNIST_TUI_SCREENSHOT=PATH also writes the final screenshot there,
-reduced to a small palette PNG (the README's picture: docs/serve-browser.png).
+reduced to a small palette PNG (the README's picture: assets/screenshots/serve-browser.png).
 """
 
 from __future__ import annotations
