@@ -19,7 +19,7 @@ import pytest
 from core.config import RunConfig
 from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records
 from tui.app import MnistApp
-from tui.screens import HelpScreen, LearningRateScreen, MessageDialog
+from tui.screens import HelpScreen, LearningRateScreen, MessageDialog, key_label
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 120.0
@@ -190,13 +190,18 @@ async def test_missing_data_dir_is_reported_in_a_dialog(tmp_path):
 
 
 async def test_help_screen_lists_every_key(tmp_path):
+    """Reads what the help screen shows: each key of the app on a line with (the start of) what it does."""
     app = MnistApp(small(), cursor_blink=False)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(160, 60)) as pilot:  # tall enough that the list needs no scrolling
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        listed = {keys for keys, _ in app.screen.bindings}
+        table = app.screen.query_one("#help-table")
+        lines = [strip.text.strip() for strip in table.render_lines(table.region.reset_offset)]
         for binding in MnistApp.BINDINGS:
-            assert binding.key in listed
+            label = key_label(binding.key)
+            words = " ".join((binding.tooltip or binding.description).split()[:3])
+            shown = [line for line in lines if line.startswith(label + "  ") and words in line]
+            assert shown, f"the help screen does not show {label!r} with {words!r}:\n" + "\n".join(lines)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

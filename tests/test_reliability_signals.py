@@ -127,45 +127,72 @@ def test_second_signal_forces_exit_and_keeps_checkpoint_loadable(tiny_data, tmp_
     assert resumed[-1]["status"] == "finished" and resumed[-1]["step"] == 19
 
 
-def test_app_hang_up_mid_run_saves_the_run_and_the_process_leaves(tiny_data, tmp_path):
-    """The real app on a pseudo-terminal; closing the terminal (an SSH session dropping) sends SIGHUP.
-
-    Before tui/hangup.py the run was saved but the process then hung in Textual's exit, writing to
-    the dead terminal. Here it must be gone, with exit code 130, an end record and a checkpoint.
-    """
+def start_app_training_on_a_pty(data: Path, tmp_path: Path) -> tuple[int, int, Path]:
+    """The real app (`python -m tui`, signal handlers as launched) on a pseudo-terminal, started
+    with its s key; returns (pid, terminal, run_dir) once the run has logged a step."""
     import pty
 
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "tui", *[a for a in long_run_args(tiny_data, run_dir) if a not in ("--no-ui", "--json")]]
+    args = [sys.executable, "-m", "tui", *[a for a in long_run_args(data, run_dir) if a not in ("--no-ui", "--json")]]
     env = dict(os.environ, MNIST_TUI_OFFLINE="1", TERM="xterm-256color", COLUMNS="80", LINES="24")
     pid, terminal = pty.fork()
     if pid == 0:  # the child: the app, with the pty as its controlling terminal
         os.chdir(tmp_path)
         os.execve(sys.executable, args, env)
-    drained = threading.Thread(target=drain, args=(terminal,), daemon=True)
-    drained.start()
+    threading.Thread(target=drain, args=(terminal,), daemon=True).start()
     deadline = time.monotonic() + TIMEOUT_S
     metrics = run_dir / METRICS_FILE
-    try:
-        while not (metrics.exists() and any(r["type"] == "step" for r in iter_records(metrics))):
-            assert time.monotonic() < deadline, "the app never started training"
-            os.write(terminal, b"s")  # Start; repeated until the app is up and the run writes steps
-            threading.Event().wait(0.5)  # the pace of the retries, not a guess at a result
-    finally:
-        os.close(terminal)  # the terminal goes away: the kernel sends SIGHUP
+    while not (metrics.exists() and any(r["type"] == "step" for r in iter_records(metrics))):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.close(terminal)
+            raise AssertionError("the app never started training")
+        os.write(terminal, b"s")  # Start; repeated until the app is up and the run writes steps
+        threading.Event().wait(0.5)  # the pace of the retries, not a guess at a result
+    return pid, terminal, run_dir
+
+
+def wait_for_the_app_to_leave(pid: int, what: str) -> int:
+    deadline = time.monotonic() + TIMEOUT_S
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            break
+            return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
-            raise AssertionError("the app did not leave after its terminal hung up")
+            raise AssertionError(f"the app did not leave after {what}")
         threading.Event().wait(0.05)
-    assert os.waitstatus_to_exitcode(status) == 130
-    end = list(iter_records(metrics))[-1]
+
+
+def assert_saved_and_interrupted(run_dir: Path, reason: str) -> None:
+    end = list(iter_records(run_dir / METRICS_FILE))[-1]
     assert end["type"] == "end" and end["status"] == "interrupted"
+    assert end["reason"].startswith(reason), end["reason"]  # not "quit from the app"
     assert end["reason"].startswith("the terminal hung up (SIGHUP)")  # not "quit from the app"
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
+
+
+def test_app_hang_up_mid_run_saves_the_run_and_the_process_leaves(tiny_data, tmp_path):
+    """Closing the app's terminal (an SSH session dropping) sends SIGHUP.
+
+    Before tui/hangup.py the run was saved but the process then hung in Textual's exit, writing to
+    the dead terminal. Here it must be gone, with exit code 130, an end record and a checkpoint.
+    """
+    pid, terminal, run_dir = start_app_training_on_a_pty(tiny_data, tmp_path)
+    os.close(terminal)  # the terminal goes away: the kernel sends SIGHUP
+    assert wait_for_the_app_to_leave(pid, "its terminal hung up") == 130
+    assert_saved_and_interrupted(run_dir, "the terminal hung up (SIGHUP)")
+
+
+def test_sigterm_to_the_app_mid_run_saves_the_run_and_exits_130(tiny_data, tmp_path):
+    """A real SIGTERM (kill, a batch scheduler's time limit) to the app process while it trains."""
+    pid, terminal, run_dir = start_app_training_on_a_pty(tiny_data, tmp_path)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        assert wait_for_the_app_to_leave(pid, "SIGTERM") == 130
+    finally:
+        os.close(terminal)
+    assert_saved_and_interrupted(run_dir, "stopped by SIGTERM")
 
 
 def drain(terminal: int) -> None:
