@@ -14,15 +14,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402  (puts the repository root on sys.path)
-import torch  # noqa: E402
+import common  # noqa: E402,F401  (puts the repository root on sys.path)
 
 from core.config import PRESETS  # noqa: E402
-from core.engine import Trainer, resolve_device  # noqa: E402
 from core.events import EpochEvent  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+
+def import_heavy() -> None:
+    """torch and the engine load after the arguments are parsed: --help or a bad option answers at once."""
+    global Trainer, resolve_device, torch
+    import torch
+    from core.engine import Trainer, resolve_device
 
 
 
@@ -69,14 +78,18 @@ def write_table(rows: list[dict], device: torch.device, out: Path, command: str)
     print(f"wrote {out}")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--epochs", type=int, default=None, help="override every preset's epochs (smoke tests)")
     parser.add_argument("--out", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.presets.split(",") if n and n not in PRESETS]
+    if unknown:
+        parser.error(f"unknown preset {unknown[0]!r} (choose from {', '.join(PRESETS)})")
+    import_heavy()
     device = resolve_device(args.device)
     names = [n for n in args.presets.split(",") if n]
     rows = []

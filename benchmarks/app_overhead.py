@@ -47,16 +47,25 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402  (puts the repository root on sys.path)
 
 from core.config import PRESETS, RunConfig, preset_config  # noqa: E402
-from core.engine import resolve_device  # noqa: E402
-from core.engine_process import EngineProcess  # noqa: E402
 from core.runlog import METRICS_FILE, iter_records  # noqa: E402
-from tui.app import MnistApp  # noqa: E402
+
+if TYPE_CHECKING:
+    from tui.app import MnistApp
+
+
+def import_heavy() -> None:
+    """torch, the engine and the app load after the arguments are checked: a bad option answers at once."""
+    global EngineProcess, MnistApp, resolve_device
+    from core.engine import resolve_device
+    from core.engine_process import EngineProcess
+    from tui.app import MnistApp
 
 # epochs per run: long enough that a run is a few seconds of training on a 2-core CPU
 DEFAULT_EPOCHS = {"linear-sgd": 8, "fashion-mlp": 3, "mlp-sigmoid": 4, "mlp-bn-adam": 2, "cnn-adam": 3, "fast": 2}
@@ -160,7 +169,7 @@ def terminal_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(common.DEFAULT_DATA_DIR))
     parser.add_argument("--presets", default="linear-sgd,mlp-sigmoid,fashion-mlp,cnn-adam")
@@ -171,7 +180,7 @@ def main() -> int:
     parser.add_argument("--size", type=terminal_sizes, default="100x30,180x50",
                         help="app terminal sizes, e.g. 80x24 (one view at a time) or 180x50 (every panel)")
     parser.add_argument("--out", default=str(common.RESULTS_DIR / "app_overhead.md"), help="'-' for stdout only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = args.size
     if args.rounds < 1 or args.test_size < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--rounds, --epochs and --test-size must be at least 1")
@@ -179,6 +188,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown preset {unknown[0]!r} (choose from {', '.join(PRESETS)})")
 
+    import_heavy()
     device = resolve_device("cpu")
     load = common.LoadLog()
     rows, details = [], []

@@ -13,16 +13,18 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import core  # noqa: E402,F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
-import torch  # noqa: E402
 
-from core import data as data_mod  # noqa: E402
+if TYPE_CHECKING:  # torch loads where it is used: a script answers --help or a bad option at once
+    import torch
+
+    from core import data as data_mod
 
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "datasets"
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -41,6 +43,8 @@ def cpu_name() -> str:
 def machine_line(device: torch.device) -> str:
     """CPU (and GPU), core count and versions: enough to compare two results files. The thread
     count is per run (core/perf.py picks it per model), so the tables show it per row."""
+    import torch
+
     gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
     return (f"{cpu_name()} ({os.cpu_count()} cores){gpu}; "
             f"torch {torch.__version__}, Python {platform.python_version()}, {platform.system()}")
@@ -73,6 +77,8 @@ class LoadLog:
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued device work so a timer around it measures the work, not the queueing."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -81,12 +87,16 @@ def synchronize(device: torch.device) -> None:
 
 def load_bundle(dataset: str, data_dir: str, device: torch.device, normalize: str) -> data_mod.DataBundle:
     """The full data set decoded once onto `device`, the way the engine holds it."""
+    from core import data as data_mod
+
     location = data_mod.locate(dataset, data_dir, allow_download=False)
     return data_mod.load(location, dataset, device, None, normalize)
 
 
 def subset(bundle: data_mod.DataBundle, train: int, test: int | None = None) -> data_mod.DataBundle:
     """The first `train` training images (views, no copy) and optionally fewer test images."""
+    from core import data as data_mod
+
     test = bundle.test_size if test is None else min(test, bundle.test_size)
     return data_mod.DataBundle(
         train_x=bundle.train_x[:train], train_y=bundle.train_y[:train],

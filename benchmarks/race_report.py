@@ -14,6 +14,7 @@ import json
 import platform
 import sys
 from pathlib import Path
+from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -26,7 +27,7 @@ from core.race import read_race_file, resolve_runs  # noqa: E402
 
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("race_dir", type=Path)
     parser.add_argument("--command", required=True, help="the exact command that ran the race")
@@ -34,7 +35,7 @@ def main() -> int:
     parser.add_argument("--started", required=True, help="when it started (UTC, ISO 8601)")
     parser.add_argument("--note", action="append", default=[], help="a line to add under the machine")
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     race = read_race_file(args.race_dir)
     standings = [read_standing(ref.name, ref.run_dir) for ref in resolve_runs([args.race_dir])]

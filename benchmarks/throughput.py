@@ -30,22 +30,35 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402  (puts the repository root on sys.path)
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
-from core import data as data_mod  # noqa: E402
-from core import perf  # noqa: E402
 from core.config import PRESETS, RunConfig  # noqa: E402
 from core.console import ConsolePrinter  # noqa: E402
-from core.engine import LOG_RECORDS_PER_EPOCH, Trainer, resolve_device  # noqa: E402
 from core.events import EndEvent, EpochEvent  # noqa: E402
-from core.models import build_model  # noqa: E402
-from core.optim import build_optimizer, build_scheduler, initialise  # noqa: E402
 from core.runlog import CHECKPOINT_FILE, load_checkpoint  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+    from core import data as data_mod
+
+
+def import_heavy() -> None:
+    """torch and the engine load after the arguments are checked: --help or a bad option answers at once."""
+    global F, LOG_RECORDS_PER_EPOCH, Trainer, build_model, build_optimizer, build_scheduler, data_mod, initialise
+    global perf, resolve_device, torch
+    import torch
+    import torch.nn.functional as F
+
+    from core import data as data_mod
+    from core import perf
+    from core.engine import LOG_RECORDS_PER_EPOCH, Trainer, resolve_device
+    from core.models import build_model
+    from core.optim import build_optimizer, build_scheduler, initialise
 
 # What the issue asks the engine to reach over the tutorial loop (c)/(a), per preset.
 TARGET_OVER_TUTORIAL = {"linear-sgd": 15.0, "fashion-mlp": 6.0, "mlp-sigmoid": 2.0, "mlp-bn-adam": 1.6,
@@ -294,7 +307,7 @@ def report(results: list[PresetResult], args, device: torch.device, load: common
     print(f"wrote {out}")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(common.DEFAULT_DATA_DIR),
                         help="root holding MNIST/raw and FashionMNIST/raw (torchvision's layout)")
@@ -305,13 +318,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads for all three loops (default: what the engine picks per model)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the tutorial loop")
     parser.add_argument("--speed", default=None, metavar="OPTS",
-                        help=f"opt-in engine options for (b) and (c), e.g. amp,compile (sets ${perf.OPTIONS_ENV})")
+                        help="opt-in engine options for (b) and (c), e.g. amp,compile (sets the engine's speed "
+                             "options variable: see core/perf.py)")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/throughput-DEVICE.md)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     names = [n for n in args.presets.split(",") if n]
     unknown = [n for n in names if n not in PRESETS]
     if unknown or args.rounds < 1 or args.seconds <= 0:
         parser.error(f"unknown preset(s) {', '.join(unknown)}" if unknown else "--rounds and --seconds must be > 0")
+    import_heavy()
     if args.threads:
         os.environ[perf.THREADS_ENV] = str(args.threads)  # the engine's runs follow it too
     if args.speed is not None:

@@ -22,15 +22,24 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402  (puts the repository root on sys.path)
-import torch  # noqa: E402
 
 from core.config import PRESETS  # noqa: E402
-from core.engine import Trainer, resolve_device  # noqa: E402
 from core.events import EpochEvent  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+
+def import_heavy() -> None:
+    """torch and the engine load after the arguments are checked: a bad option answers at once."""
+    global Trainer, resolve_device, torch
+    import torch
+    from core.engine import Trainer, resolve_device
 
 TUTORIAL_PRESETS = [name for name in PRESETS if name != "fast"]
 DEFAULT_ROWS = TUTORIAL_PRESETS + ["cnn-adam@0.99", "fast"]
@@ -62,11 +71,11 @@ def parse_rows(text: str) -> list[tuple[str, float]]:
             continue
         name, _, target = item.partition("@")
         if name not in PRESETS:
-            raise SystemExit(f"time_to_accuracy.py: error: unknown preset {name!r}: choose from {', '.join(PRESETS)}")
+            raise ValueError(f"unknown preset {name!r}: choose from {', '.join(PRESETS)}")
         try:
             value = float(target) if target else PRESETS[name].expected_test_acc
         except ValueError:
-            raise SystemExit(f"time_to_accuracy.py: error: invalid target {target!r} in {item!r}") from None
+            raise ValueError(f"invalid target {target!r} in {item!r}") from None
         rows.append((name, value))
     return rows
 
@@ -144,7 +153,7 @@ def report(rows: list[Row], args, device: torch.device, load: common.LoadLog, ou
     print(f"wrote {out}")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(common.DEFAULT_DATA_DIR))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"))
@@ -153,10 +162,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="cap every preset's epochs (smoke tests)")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/time-to-accuracy-DEVICE.md)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.repeats < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--repeats and --epochs must be >= 1")
-    rows = [Row(name, target) for name, target in parse_rows(args.presets)]
+    try:
+        rows = [Row(name, target) for name, target in parse_rows(args.presets)]
+    except ValueError as exc:
+        parser.error(str(exc))
+    import_heavy()
     device = resolve_device(args.device)
     out = Path(args.out) if args.out else common.RESULTS_DIR / f"time-to-accuracy-{device.type}.md"
     load = common.LoadLog()

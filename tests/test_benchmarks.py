@@ -8,6 +8,8 @@ asserted: speed claims live in benchmarks/results/.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -19,6 +21,7 @@ import pytest
 from conftest import write_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ("accuracy.py", "app_overhead.py", "race_report.py", "throughput.py", "time_to_accuracy.py")
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +34,52 @@ def torchvision_data(tmp_path_factory) -> Path:
     return root
 
 
-def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MNIST_TUI_OFFLINE="1")
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+def script(name: str):
+    """A benchmark script loaded as a module, so its main(argv) runs in this process (torch is already
+    loaded here; a subprocess per script paid a cold torch start each)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name[:-3]}", ROOT / "benchmarks" / name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """Run a script's main(argv) here; the torch thread count and the environment it sets are restored."""
+    import torch
+
+    monkeypatch.setenv("MNIST_TUI_OFFLINE", "1")
+    threads = torch.get_num_threads()
+
+    def run(name: str, *args: str):
+        monkeypatch.setattr(sys, "argv", [name, *args])
+        try:
+            return script(name).main(list(args))
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+def test_every_script_checks_its_options_before_loading_torch(tmp_path) -> None:
+    """One fresh interpreter runs each script with a bad option: exit 2, one usage line, and neither
+    torch nor the app imported (a typo costs nothing; the smoke tests below run in-process)."""
+    code = (
+        "import json, runpy, sys\n"
+        "out = {}\n"
+        f"for name in {SCRIPTS!r}:\n"
+        "    sys.argv = [name, '--presets', 'nope', '--out', 'x.md'] if name != 'race_report.py' else [name]\n"
+        "    try:\n"
+        f"        runpy.run_path({str(ROOT / 'benchmarks')!r} + '/' + name, run_name='__main__')\n"
+        "    except SystemExit as exc:\n"
+        "        out[name] = [exc.code, 'torch' in sys.modules, 'textual' in sys.modules]\n"
+        "print(json.dumps(out))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, MNIST_TUI_OFFLINE="1"))
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert json.loads(proc.stdout) == {name: [2, False, False] for name in SCRIPTS}
+    assert proc.stderr.count("nope") == 4 and "required" in proc.stderr
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -47,11 +92,10 @@ def table_rows(text: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_throughput_script_measures_all_three_loops(torchvision_data, tmp_path) -> None:
+def test_throughput_script_measures_all_three_loops(torchvision_data, tmp_path, in_process) -> None:
     out = tmp_path / "throughput.md"
-    proc = run_script("throughput.py", "--data-dir", str(torchvision_data), "--presets", "mlp-bn-adam,fast",
-                      "--rounds", "2", "--seconds", "0.02", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    in_process("throughput.py", "--data-dir", str(torchvision_data), "--presets", "mlp-bn-adam,fast",
+               "--rounds", "2", "--seconds", "0.02", "--out", str(out))
     text = out.read_text()
     assert "- date: " in text and "- machine: " in text and "- load while measuring: " in text
     rows = table_rows(text)
@@ -65,11 +109,10 @@ def test_throughput_script_measures_all_three_loops(torchvision_data, tmp_path) 
     assert "channels_last" in rows["fast"][3]
 
 
-def test_time_to_accuracy_script_reports_epochs_and_repeatability(torchvision_data, tmp_path) -> None:
+def test_time_to_accuracy_script_reports_epochs_and_repeatability(torchvision_data, tmp_path, in_process) -> None:
     out = tmp_path / "tta.md"
-    proc = run_script("time_to_accuracy.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd,fast@0.5",
-                      "--repeats", "2", "--epochs", "2", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    in_process("time_to_accuracy.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd,fast@0.5",
+               "--repeats", "2", "--epochs", "2", "--out", str(out))
     rows = table_rows(out.read_text())
     assert set(rows) == {"linear-sgd", "fast"}
     assert rows["fast"][3] == "0.500"  # the @target override
@@ -78,18 +121,17 @@ def test_time_to_accuracy_script_reports_epochs_and_repeatability(torchvision_da
         assert cells[8] == "yes"  # same seed, same accuracy in both repeats
 
 
-def test_time_to_accuracy_rejects_an_unknown_preset(torchvision_data, tmp_path) -> None:
-    proc = run_script("time_to_accuracy.py", "--data-dir", str(torchvision_data), "--presets", "nope",
-                      "--out", str(tmp_path / "x.md"))
-    assert proc.returncode != 0 and "unknown preset 'nope'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_time_to_accuracy_rejects_an_unknown_preset(torchvision_data, tmp_path, in_process, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        in_process("time_to_accuracy.py", "--data-dir", str(torchvision_data), "--presets", "nope",
+                   "--out", str(tmp_path / "x.md"))
+    assert exc.value.code == 2 and "unknown preset 'nope'" in capsys.readouterr().err
 
 
-def test_accuracy_script_records_every_preset_against_its_target(torchvision_data, tmp_path) -> None:
+def test_accuracy_script_records_every_preset_against_its_target(torchvision_data, tmp_path, in_process) -> None:
     out = tmp_path / "accuracy.md"
-    proc = run_script("accuracy.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd,fashion-mlp",
-                      "--epochs", "1", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    in_process("accuracy.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd,fashion-mlp",
+               "--epochs", "1", "--out", str(out))
     text = out.read_text()
     assert "- date: " in text and "- machine: " in text
     rows = table_rows(text)
@@ -99,27 +141,25 @@ def test_accuracy_script_records_every_preset_against_its_target(torchvision_dat
         assert 0.0 <= float(cells[3].split()[0]) <= 1.0 and re.match(r"≥ 0\.\d+ (yes|NO)", cells[4])
 
 
-def test_race_report_script_writes_the_leaderboard_of_a_race(torchvision_data, tmp_path) -> None:
+def test_race_report_script_writes_the_leaderboard_of_a_race(torchvision_data, tmp_path, in_process, capsys) -> None:
+    from core.cli import main as cli
+
     race_dir = tmp_path / "race"
-    trained = subprocess.run([sys.executable, "-m", "core.cli", "--no-ui", "--race", "optimizer=sgd,adam",
-                              "--model", "linear", "--epochs", "1", "--data-dir", str(torchvision_data),
-                              "--run-dir", str(race_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, OMP_NUM_THREADS="1", MNIST_TUI_OFFLINE="1"))
-    assert trained.returncode == 0, trained.stderr
+    assert cli(["--no-ui", "--race", "optimizer=sgd,adam", "--model", "linear", "--epochs", "1", "--data-dir",
+                str(torchvision_data), "--run-dir", str(race_dir)]) == 0, capsys.readouterr().err
     out = tmp_path / "race.md"
-    proc = run_script("race_report.py", str(race_dir), "--command", "mnist-tui --race optimizer=sgd,adam",
-                      "--wall-s", "3", "--started", "2026-11-23T12:00:00", "--note", "a smoke test", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert in_process("race_report.py", str(race_dir), "--command", "mnist-tui --race optimizer=sgd,adam",
+                      "--wall-s", "3", "--started", "2026-11-23T12:00:00", "--note", "a smoke test",
+                      "--out", str(out)) in (0, None)
     text = out.read_text()
     assert "# Race: optimizer on the" in text and "- a smoke test" in text and "- machine: " in text
     assert "optimizer-sgd" in text and "optimizer-adam" in text and "epoch 1" in text
 
 
-def test_app_overhead_script_pairs_headless_and_app_runs(torchvision_data, tmp_path) -> None:
+def test_app_overhead_script_pairs_headless_and_app_runs(torchvision_data, tmp_path, in_process) -> None:
     out = tmp_path / "app.md"
-    proc = run_script("app_overhead.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd",
-                      "--epochs", "2", "--rounds", "2", "--size", "80x24", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert in_process("app_overhead.py", "--data-dir", str(torchvision_data), "--presets", "linear-sgd",
+                      "--epochs", "2", "--rounds", "2", "--size", "80x24", "--out", str(out)) in (0, None)
     text = out.read_text()
     assert "- date: " in text and "- machine: " in text and "- load while measuring: " in text
     summary, per_round = text.split("Per round")
@@ -140,14 +180,16 @@ def test_app_overhead_script_pairs_headless_and_app_runs(torchvision_data, tmp_p
     (["--rounds", "0"], "--rounds, --epochs and --test-size must be at least 1"),
     (["--test-size", "0"], "--rounds, --epochs and --test-size must be at least 1"),
 ])
-def test_app_overhead_rejects_bad_options_in_one_line(torchvision_data, tmp_path, args, message) -> None:
-    proc = run_script("app_overhead.py", "--data-dir", str(torchvision_data), *args, "--out", str(tmp_path / "x.md"))
-    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+def test_app_overhead_rejects_bad_options_in_one_line(torchvision_data, tmp_path, args, message, in_process,
+                                                      capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        in_process("app_overhead.py", "--data-dir", str(torchvision_data), *args, "--out", str(tmp_path / "x.md"))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and err.count("error:") == 1
 
 
 def test_app_overhead_interval_of_the_median_is_order_statistics_with_binomial_coverage() -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from app_overhead import median_interval, median_rank
+    median_interval, median_rank = script("app_overhead.py").median_interval, script("app_overhead.py").median_rank
 
     assert median_rank(15) == (4, 1 - 2 * 576 / 2 ** 15)  # P(Binomial(15, 1/2) <= 3) = 576/32768 < 2.5%
     assert median_rank(9) == (2, 1 - 2 * 10 / 2 ** 9)
