@@ -40,7 +40,7 @@ from typing import Any, Iterator, Sequence
 from core.config import ConfigError, RunConfig
 from core.events import EndEvent, Event, Sink
 
-PRELOAD = ["core.engine"]  # imports torch: paid once, in the forkserver
+PRELOAD = ["core.engine", "torch._dynamo"]  # torch, and the compiler its optimizers import on their first step: paid once, in the forkserver
 
 
 class EngineCrash(RuntimeError):
