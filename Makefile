@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.installed-browser
 
-.PHONY: run test test-browser install bench clean
+.PHONY: run test test-browser install bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,22 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/mnist-tui $(ARGS)
 
+# two pytest-xdist workers (or fewer on a smaller machine): tests use tmp paths, free ports and their own runs
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=2 $(PYTEST_ARGS)
+
+# Mutation checks (mutmut) of the modules that guard data; not part of `make test` (tens of minutes on
+# 2 cores). MUTANTS picks mutants by name (default: the functions behind benchmarks/results/mutation.md);
+# MUTANTS= (empty) runs every mutant of the modules in pyproject's [tool.mutmut].
+MUTANTS ?= "core.events*" "core.idx*" "core.export.x_epochs_csv*" "core.export.x_export*" \
+	"core.runlog.x_atomic_write_bytes*" "core.runlog.x__fsync_dir*" "core.runlog.x_iter_records*" \
+	"core.runlog.xǁRunLogǁ__call__*" "core.runlog.x_save_checkpoint*" "core.runlog.x_load_checkpoint*" \
+	"core.engine.xǁTrainerǁ_flush_interval*" "core.engine.xǁTrainerǁ_check_finite*" \
+	"core.engine.xǁTrainerǁ_advance*" "core.engine.xǁTrainerǁ_count_correct*"
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python benchmarks/mutation_report.py --command "make mutate"
 
 # `mnist-tui --serve` in headless Chromium; needs Debian's chromium + chromium-driver (.ci/run installs them)
 test-browser: $(BROWSER_STAMP)
@@ -36,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants
