@@ -52,6 +52,14 @@ class MainScreen(Screen):
         self.view = "setup"
 
     def compose(self) -> ComposeResult:
+        # The layout's classes go on before the widgets mount, so the first frame is styled once
+        # (set on mount, each class change restyled the whole screen: most of the start-up's CPU).
+        width, height = self.app.size
+        if width:
+            self.layout_mode = layout_for(width, height)
+            if self.layout_mode != "compact" and self.view == "setup":
+                self.view = "charts"
+        self.add_class(f"-{self.layout_mode}", f"-view-{self.view}")
         yield Tabs(*(Tab(f"{i} {VIEW_TITLES[v]}", id=f"tab-{v}") for i, v in enumerate(VIEWS, 1)),
                    id="view-tabs")
         with Horizontal(id="body"):
