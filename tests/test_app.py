@@ -263,16 +263,20 @@ from tui.app import MnistApp
 seen = {}
 class Probe(MnistApp):
     def on_ready(self):  # Textual also runs MnistApp.on_ready (handlers run for each class in the MRO)
+        from multiprocessing import forkserver
         seen['torch_at_first_frame'] = 'torch' in sys.modules
+        seen['forkserver_at_first_frame'] = forkserver._forkserver._forkserver_pid is not None
 async def main():
     app = Probe(cursor_blink=False)
     async with app.run_test() as pilot:
         while not app.torch_version and not app.engine_error:
             await asyncio.sleep(0.05)
-    print(seen['torch_at_first_frame'], app.torch_version != '')
+    print(seen['torch_at_first_frame'], seen['forkserver_at_first_frame'], app.torch_version != '')
 asyncio.run(main())
 """)
     out = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True"]  # painted without torch; torch loaded right after
+    # painted without torch and before the training processes' forkserver (which imports torch on
+    # the other core) was started; torch loaded right after
+    assert out.stdout.split() == ["False", "False", "True"]
