@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 import torch.nn.functional as F
 
 from core import engine, runlog
@@ -87,6 +88,63 @@ def test_atomic_write_fsyncs_the_new_file_and_then_its_directory(tmp_path, monke
     assert (file_ino, False) in synced, "the file's data was not fsynced before the rename"
     assert (dir_ino, True) in synced, "the directory was not fsynced after the rename"
     assert synced.index((file_ino, False)) < synced.index((dir_ino, True))
+
+
+def test_atomic_write_renames_a_temp_file_of_the_same_directory_that_resume_would_clean_up(tmp_path, monkeypatch):
+    """The temp file must sit beside the target (a rename across file systems is a copy, not atomic)
+    and carry the name that remove_stale_temp_files deletes after a kill -9 cut the write short."""
+    renamed: list[tuple[Path, Path]] = []
+    real_replace = os.replace
+
+    def replace(src, dst) -> None:
+        renamed.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(runlog.os, "replace", replace)
+    target = tmp_path / runlog.CHECKPOINT_FILE
+    runlog.atomic_write_bytes(target, lambda fh: fh.write(b"weights"))
+    [(src, dst)] = renamed
+    assert dst == target and src.parent == target.parent and not src.exists()
+    src.write_bytes(b"half a checkpoint")  # what a kill -9 before the rename leaves behind
+    assert runlog.remove_stale_temp_files(tmp_path) == [src] and not src.exists()
+    assert target.read_bytes() == b"weights"
+
+
+# ---- step records: the interval's mean loss and its real rate ----
+
+def test_step_records_carry_the_mean_loss_and_the_rate_of_their_interval(tiny_data, tmp_path, monkeypatch):
+    losses: list[float] = []
+    arrivals: list[tuple[float, StepEvent]] = []
+
+    def cross_entropy(*args, **kwargs):
+        loss = F.cross_entropy(*args, **kwargs)
+        if torch.is_grad_enabled():  # a training step, not the evaluation
+            losses.append(float(loss.detach()))  # a host sync per step: fine in a test, never in the engine
+        return loss
+
+    monkeypatch.setattr(engine, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    config = RunConfig(model="mlp", hidden=(16,), batch_size=32, epochs=2, device="cpu", sample_count=0,
+                       log_interval=5)
+
+    def sink(event) -> None:
+        if isinstance(event, StepEvent):
+            arrivals.append((time.perf_counter(), event))
+
+    end = Trainer(config, tmp_path / "run", [sink], data_dir=str(tiny_data)).run()
+    assert end.status == "finished"
+    previous_step = 0
+    for _, event in arrivals:
+        interval = losses[previous_step:event.step]
+        assert event.loss == pytest.approx(sum(interval) / len(interval), rel=1e-5), event.step
+        previous_step = event.step
+    # samples/s is the interval's images over its own duration: compare with the gaps between
+    # arrivals (median of the ratios, so a preempted interval cannot decide it; 4x either way)
+    ratios = []
+    for (t0, a), (t1, b) in zip(arrivals, arrivals[1:]):
+        if b.epoch == a.epoch:  # an evaluation falls between epochs, not inside an interval
+            ratios.append(b.samples_per_s * (t1 - t0) / (b.seen - a.seen))
+    ratios.sort()
+    assert 0.25 < ratios[len(ratios) // 2] < 4, ratios
 
 
 # ---- (c) --json flushes each record ----
