@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     beyond_cpu = [r - t for r, t in zip(cpus["run"], cpus["import torch"])]
     compiler_cpu = [d - t for d, t in zip(cpus["import torch, torch._dynamo"], cpus["import torch"])]
     verdict = "yes" if statistics.median(beyond) <= TARGET_S else "NO"
+    shown = [os.path.relpath(a, common.ROOT) if a == args.data_dir else a for a in run[3:]]  # no machine paths
     facts = [f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"machine: {common.cpu_name()} ({os.cpu_count()} cores), Python {sys.version.split()[0]}",
              f"command: `python benchmarks/run_start.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"{args.rounds} rounds, each timing the four commands below in fresh interpreters, order rotating; "
              "figures are medians with the range over rounds, in seconds: wall clock, and CPU time (user + system "
              "of the command's process) which a loaded machine inflates less",
-             f"the run: `{' '.join(['mnist-tui'] + run[3:])} --run-dir RUN` (the whole command: interpreter, "
+             f"the run: `{' '.join(['mnist-tui'] + shown)} --run-dir RUN` (the whole command: interpreter, "
              "imports, data, 1 epoch, evaluation on the 10,000 test images, checkpoints, exit)"]
     body = ["| measured | wall s | CPU s |", "|---|---:|---:|",
             f"| `import torch` (a) | {spread(walls['import torch'])} | {spread(cpus['import torch'])} |",
