@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, keep_server():
         hello = Path(tmp) / "hello.py"
         hello.write_text(HELLO)
-        commands = {"hello-world": f"{env_prefix} {py} {hello}", "mnist-tui": f"{env_prefix} {py} -m core.cli"}
+        commands = {"hello-world": f"{env_prefix} {py} {hello}", "mnist-tui": f"{env_prefix} {py} -m tui"}
         for i in range(args.rounds):
             load.read()
             order = list(MARKERS) if i % 2 == 0 else list(reversed(MARKERS))
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"load while measuring: {load.summary()}",
              f"{args.rounds} rounds at {args.size[0]}x{args.size[1]} in tmux, order alternating; the clock runs "
              "from `tmux new-session` to the pane first showing the app's footer (polled every "
-             f"{POLL_S * 1000:.0f} ms); mnist-tui as `python -m core.cli` with no options (the form)"]
+             f"{POLL_S * 1000:.0f} ms); mnist-tui as `python -m tui` with no options (the form)"]
     body = ["| app | first frame, s (median, range) |", "|---|---:|",
             *(f"| {name} | {statistics.median(t):.2f} ({min(t):.2f}-{max(t):.2f}) |" for name, t in times.items()),
             "",
