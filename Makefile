@@ -22,9 +22,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/mnist-tui $(ARGS)
 
-# two pytest-xdist workers (or fewer on a smaller machine): tests use tmp paths, free ports and their own runs
+# TEST_WORKERS=N runs the suite in N pytest-xdist workers (tests use tmp paths, free ports and their own
+# runs). Off by default: on the shared 2-core VM it measured slower than one process (benchmarks/results/test_suite.md).
+TEST_WORKERS ?=
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --maxprocesses=2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(if $(TEST_WORKERS),-n $(TEST_WORKERS)) $(PYTEST_ARGS)
 
 # Mutation checks (mutmut) of the modules that guard data; not part of `make test` (tens of minutes on
 # 2 cores). MUTANTS picks mutants by name (default: the functions behind benchmarks/results/mutation.md);
