@@ -23,7 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from core.config import PRESETS, RESUMABLE, SETTING, ConfigError, RunConfig, refused_on_resume, validate
+from core.config import (PRESETS, RESUMABLE, SETTING, ConfigError, RunConfig, config_from_json, refused_on_resume,
+                         validate)
 from core.options import add_run_options, config_from_args, given_config_options
 from core.program import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, PROG,
                           stop_on_signals)
@@ -129,10 +130,10 @@ def resume_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
     if args.run_dir:
         raise UsageError("--resume writes into the run directory it continues; drop --run-dir")
     refuse_a_file(run_dir, "--resume")
-    saved = runlog.read_config(run_dir)
-    config = RunConfig.from_dict(saved.get("config", {}))
+    runlog.check_resumable(run_dir)  # in use, missing, symlinked: refused before anything loads
+    saved = runlog.read_config(run_dir)  # validated against the config schema: one line if it is not
+    config = config_from_json(saved["config"])
     config = validate(config.with_overrides(**{name: getattr(args, name) for name in RESUMABLE}))
-    runlog.prepare_run_dir(run_dir, resume=True)
     return config, run_dir, args.data_dir or saved.get("data_dir")
 
 
@@ -161,7 +162,20 @@ def list_presets() -> int:
     return EXIT_OK
 
 
+_claimed_run_dir: Path | None = None  # where main() writes the crash log, once a run directory is ours
+
+
 def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mode: bool, resume: bool) -> int:
+    """Claim the run directory (its lock, before torch is even imported: a second writer hears
+    within a second), then train with the console printer."""
+    from core import runlog
+
+    global _claimed_run_dir
+    claim = runlog.claim_run_dir(run_dir, resume=resume)
+    _claimed_run_dir = run_dir
+    if claim.repaired:
+        sys.stderr.write(f"{PROG}: {claim.repaired}\n")
+
     from core.console import ConsolePrinter, silence_stdout
     from core.engine import DeviceError, Trainer
 
@@ -170,7 +184,7 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
         trainer.stop("interrupted", f"output closed; resume with {PROG} --resume {run_dir} --no-ui")
 
     printer = ConsolePrinter(json_mode=json_mode, on_output_closed=on_output_closed)
-    trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume)
+    trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume, claim=claim)
 
     def stop(reason: str) -> None:
         trainer.stop("interrupted", f"{reason}; resume with {PROG} --resume {run_dir} --no-ui")
@@ -253,7 +267,7 @@ def dispatch(args: argparse.Namespace, start_app: StartApp = no_app, serve: Serv
     if not args.no_ui:
         return start_app(config=config, run_dir=Path(args.run_dir) if args.run_dir else None,
                          data_dir=args.data_dir, resume=False, given=given_config_options(args), preset=args.preset)
-    run_dir = runlog.prepare_run_dir(Path(args.run_dir) if args.run_dir else runlog.create_new_run_dir(config.name))
+    run_dir = Path(args.run_dir) if args.run_dir else runlog.create_new_run_dir(config.name)
     return run_headless(config, run_dir, args.data_dir, args.json, resume=False)
 
 
@@ -285,12 +299,8 @@ def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app, serve:
         if isinstance(exc, (DataError, runlog.RunDirError, runlog.CheckpointError)):
             sys.stderr.write(f"{PROG}: error: {exc}\n")
             return EXIT_FAILED
-        log = Path(os.environ.get("TMPDIR", "/tmp")) / "mnist-tui-error.log"
-        try:
-            log.write_text(traceback.format_exc())
-            where = f" (details in {log})"
-        except OSError:
-            where = ""
+        log = runlog.write_error_log(traceback.format_exc(), _claimed_run_dir)
+        where = f" (details in {log})" if log else ""
         sys.stderr.write(f"{PROG}: internal error: {type(exc).__name__}: {exc}{where}\n")
         return EXIT_FAILED
 

@@ -413,3 +413,26 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     if not sizes or any(s < 1 for s in sizes):
         raise ConfigError(f"invalid hidden sizes {shorten(text)}: use comma-separated whole numbers like 512,256")
     return sizes
+
+
+def config_from_json(data: Any, partial: bool = False) -> RunConfig:
+    """A RunConfig from untrusted JSON (config.json, a log's config record): every field's type and
+    bounds checked by validate(), any problem a ConfigError naming the field; never TypeError.
+
+    partial: a record may name only some fields (older writers, hand-written logs); the rest default.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"the run's config is {type(data).__name__}, not a JSON object")
+    known = {f.name for f in fields(RunConfig)}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    if not partial and not kwargs:
+        raise ConfigError("the run's config names no setting")
+    if "hidden" in kwargs:
+        hidden = kwargs["hidden"]
+        if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in hidden):
+            raise ConfigError(f"invalid hidden sizes {str(hidden)[:40]!r}: must be a list of whole numbers")
+        kwargs["hidden"] = tuple(hidden)
+    for name in ("name", "dataset", "model", "activation", "optimizer", "init", "schedule", "device", "normalize"):
+        if name in kwargs and not isinstance(kwargs[name], str):
+            raise ConfigError(f"invalid {name} {str(kwargs[name])[:40]!r}: must be text")
+    return validate(RunConfig(**kwargs))

@@ -153,7 +153,8 @@ class Trainer:
 
     def __init__(self, config: RunConfig, run_dir: Path, sinks: Sequence[Sink] = (), *,
                  data_dir: str | None = None, data: data_mod.DataBundle | None = None,
-                 resume: bool = False, checkpoint_every_s: float = 60.0) -> None:
+                 resume: bool = False, checkpoint_every_s: float = 60.0,
+                 claim: runlog.RunDirClaim | None = None) -> None:
         self.config = validate(config)
         self.run_dir = Path(run_dir)
         self.sinks: list[Sink] = list(sinks)
@@ -170,6 +171,7 @@ class Trainer:
         self._stop_reason = ""
         self._pending_lr: float | None = None
         self._log: runlog.RunLog | None = None
+        self._claim = claim  # the run directory's lock; taken first thing in _setup unless given
         self.best_test_acc: float | None = None
         self.last_test_acc: float | None = None
         self.global_step = 0
@@ -223,7 +225,10 @@ class Trainer:
     # ---- setup ----
     def _setup(self) -> None:
         config = self.config
-        runlog.prepare_run_dir(self.run_dir, resume=self.resume_requested)
+        if self._claim is None:  # before the data and the checkpoint: a second writer is refused at once
+            self._claim = runlog.claim_run_dir(self.run_dir, resume=self.resume_requested)
+        if self._claim.restart:  # the first checkpoint never completed: start again from step 0, in place
+            self.resume_requested = False
         preload_compiler()  # overlaps the data loading below; see its docstring
         self.device = resolve_device(config.device)
         if self.data is None:
@@ -264,9 +269,7 @@ class Trainer:
                 "config": config.to_dict(), "data_dir": self.data_dir, "data_source": data.source,
                 "device": str(self.device), "speed": self.perf.describe(), "versions": library_versions(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        self._log = runlog.RunLog(self.run_dir)  # also locks the run dir against a second writer
-        if self.resume_requested:
-            runlog.remove_stale_temp_files(self.run_dir)
+        self._log = runlog.RunLog(self.run_dir, claim=self._claim)
 
     def _state(self) -> dict[str, Any]:
         """Everything needed to continue bit-identically: weights, optimizer, RNGs, epoch position."""
@@ -423,18 +426,17 @@ class Trainer:
                         f"cannot write to {self.run_dir}: {write_error.strerror or write_error}{hint}"))
                     self.error = write_error
             self._log.close()
+        if self._claim is not None:
+            self._claim.release()
         for sink in self.sinks:
             sink(end)
         return end
 
     def _discard_empty_run_dir(self) -> None:
         """A run that failed before writing anything leaves no empty directory behind."""
-        if self.resume_requested or self._log is not None:
-            return
-        try:
-            self.run_dir.rmdir()
-        except OSError:
-            pass
+        if self.resume_requested or self._log is not None or self._claim is None or self._claim.restart:
+            return  # (_finish releases the claim)
+        self._claim.release(discard_dir=True)
 
     def _new_epoch_order(self) -> None:
         self.perm = torch.randperm(self.data.train_size, generator=self.shuffle_gen).to(self.device)

@@ -8,6 +8,10 @@ metrics.jsonl looks exactly like a run watched live.
 from __future__ import annotations
 
 import base64
+import binascii
+import math
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, ClassVar, Union
 
@@ -151,17 +155,124 @@ def to_record(event: Event) -> dict[str, Any]:
     return {"type": event.type, **vars(event)}  # the fields (the events are plain dataclasses, no slots)
 
 
+MAX_CLASSES = 10  # both data sets (MNIST, Fashion-MNIST) have ten classes
+MAX_SAMPLES = 64  # the config's sample_count bound
+IMAGE_BYTES = 28 * 28
+MAX_TEXT = 10_000  # longest string field a reader keeps (a reason, a path, a message)
+
+
+class MalformedRecord(ValueError):
+    """A record of a known type whose fields do not fit the event: skipped and counted by readers."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and abs(value) < 1e300)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (the dataclass annotations are the schema)."""
+    origin = typing.get_origin(hint)
+    if origin is Union or origin is types.UnionType:
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is int:
+        return _is_int(value) and abs(value) < 2**63
+    if hint is float:
+        return _is_number(value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str) and len(value) <= MAX_TEXT
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(isinstance(k, str) and (item is Any or _fits(v, item))
+                                               for k, v in value.items())
+    return hint is Any
+
+
+def _check_meaning(event: Event) -> None:
+    """What the types cannot say: the shapes and ranges every view indexes by."""
+    if isinstance(event, ConfusionEvent):
+        side = len(event.matrix)
+        if not 1 <= side <= MAX_CLASSES or any(len(row) != side or min(row) < 0 for row in event.matrix):
+            raise MalformedRecord(f"confusion matrix is not a square of at most {MAX_CLASSES} counts per side")
+    elif isinstance(event, SamplesEvent):
+        count = len(event.indices)
+        if count > MAX_SAMPLES or any(len(v) != count for v in (event.labels, event.predictions,
+                                                                event.confidences, event.images)):
+            raise MalformedRecord("samples lists differ in length")
+        if any(not 0 <= v < MAX_CLASSES for v in event.labels + event.predictions):
+            raise MalformedRecord("sample class out of range")
+        if any(not 0 <= c <= 1 for c in event.confidences):
+            raise MalformedRecord("sample confidence out of range")
+        for image in event.images:
+            try:
+                if len(base64.b64decode(image, validate=True)) != IMAGE_BYTES:
+                    raise MalformedRecord("sample image is not 28x28")
+            except binascii.Error:
+                raise MalformedRecord("sample image is not base64") from None
+    elif isinstance(event, ConfigEvent):
+        if not 1 <= len(event.classes) <= MAX_CLASSES:
+            raise MalformedRecord("config record with an impossible number of classes")
+        from core.config import ConfigError, config_from_json  # torch-free
+
+        try:
+            config_from_json(event.config, partial=True)
+        except ConfigError as exc:
+            raise MalformedRecord(str(exc)) from None
+    elif isinstance(event, EndEvent) and event.status not in END_STATUSES:
+        raise MalformedRecord(f"end status {event.status[:20]!r}")
+    elif isinstance(event, (StepEvent, EpochEvent)) and (event.epoch < 0 or event.step < 0):
+        raise MalformedRecord("negative epoch or step")
+
+
+_HINTS: dict[type, dict[str, Any]] = {cls: typing.get_type_hints(cls) for cls in EVENT_TYPES.values()}
+
+
+def parse_record(record: Any) -> Event | None:
+    """The one place a record becomes an event: None for a type this version does not know (a newer
+    writer's), MalformedRecord for a known type whose fields do not fit (a damaged or hostile file).
+
+    Every field is checked against its annotation, and shapes the views index by (confusion
+    matrix, sample lists, classes) against their bounds, so no reader downstream meets a bad value.
+    """
+    if not isinstance(record, dict):
+        raise MalformedRecord("not a JSON object")
+    kind = record.get("type", "")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return None
+    hints = _HINTS[cls]
+    values = {}
+    for f in fields(cls):
+        if f.name in record:
+            if not _fits(record[f.name], hints[f.name]):
+                raise MalformedRecord(f"{kind} record: bad {f.name}")
+            values[f.name] = record[f.name]
+    try:
+        event = cls(**values)
+    except TypeError:  # a required field is missing
+        raise MalformedRecord(f"{kind} record: missing fields") from None
+    _check_meaning(event)
+    return event
+
+
 def from_record(record: dict[str, Any]) -> Event | None:
     """Rebuild an event from a metrics.jsonl record; None for unknown types or malformed records.
 
     Tolerant on purpose: `--watch` reads logs written by other versions, and a bad line must
-    not take the viewer down.
+    not take the viewer down. Readers that count what they skip use parse_record.
     """
-    cls = EVENT_TYPES.get(record.get("type", ""))
-    if cls is None:
-        return None
-    names = {f.name for f in fields(cls)}
     try:
-        return cls(**{k: v for k, v in record.items() if k in names})
-    except TypeError:
+        return parse_record(record)
+    except MalformedRecord:
         return None

@@ -37,6 +37,7 @@ class Standing:
     elapsed: float = 0.0
     last_rate: float | None = None
     test_size: int | None = None
+    malformed: int = 0  # records of its log skipped as damaged (shown to the user, never silently)
 
     def update(self, event: Event) -> None:
         if isinstance(event, ConfigEvent):
@@ -129,7 +130,8 @@ def read_standing(name: str, run_dir: Path) -> Standing:
     path = run_dir / runlog.METRICS_FILE
     if not path.is_file():
         return standing
-    for event in runlog.read_events(run_dir):
+    events, standing.malformed = runlog.read_log(run_dir)
+    for event in events:
         standing.update(event)
     if standing.status == RUNNING:
         standing.status = UNFINISHED

@@ -113,7 +113,12 @@ def export_runs(paths: Sequence[str], out_dir: str | None, fmt: str, stream: IO[
     """`--compare RUN_DIR... --export csv`: read each run, write the files, list them."""
     out = stream or sys.stdout
     refs = resolve_runs(paths)
+    from core.runlog import short_path, skipped_note
+
     standings = [read_standing(ref.name, ref.run_dir) for ref in refs]
+    for s in standings:
+        if s.malformed:
+            sys.stderr.write(f"{short_path(s.run_dir)}: {skipped_note(s.malformed)}\n")
     target = Path(out_dir) if out_dir else default_export_dir(paths)
     for path in export(standings, target, fmt):
         out.write(f"wrote {path}\n")

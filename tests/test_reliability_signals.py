@@ -77,7 +77,7 @@ def test_signal_finishes_step_checkpoints_exits_130_and_resumes(tiny_data, tmp_p
 
         capsys.readouterr()
         assert main(["--resume", str(run_dir), "--no-ui"]) == 1
-        assert "is in use by another running mnist-tui" in capsys.readouterr().err
+        assert f"is in use by mnist-tui pid {proc.pid};" in capsys.readouterr().err  # names the holder
     proc.send_signal(signum)
     records, err = finish(proc)
 

@@ -10,7 +10,6 @@ torch is imported by a worker after the first frame, so the app paints at once. 
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 import traceback
@@ -26,7 +25,7 @@ from textual.widgets import Button, Input
 from textual.worker import get_current_worker
 
 from core import runlog
-from core.config import ConfigError, RunConfig, resume_changes, validate
+from core.config import ConfigError, RunConfig, config_from_json, resume_changes, validate
 from core.program import PROG
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent,
                          StepEvent)
@@ -442,7 +441,7 @@ class MnistApp(HangupExit, App[int]):
             self.post_message(RunFinished(None, error=str(exc), usage_error=True))
             return
         except Exception as exc:  # noqa: BLE001 - a bug must not take the app (and the terminal) down
-            where = _write_error_log(getattr(exc, "details", ""))
+            where = _write_error_log(getattr(exc, "details", ""), control.run_dir)
             self.post_message(RunFinished(None, error=f"internal error: {type(exc).__name__}: {exc}{where}"))
             return
         bridge.flush()
@@ -572,8 +571,8 @@ class MnistApp(HangupExit, App[int]):
         status.step, status.epoch = event.start_step, event.start_epoch
         if self.watch_dir is not None:
             try:
-                self.form.fill(RunConfig.from_dict(config))
-            except (TypeError, ValueError):
+                self.form.fill(config_from_json(config, partial=True))
+            except ConfigError:
                 pass
         self.run_log.add(self._clock, config_line(event))
         if event.bundled_data:
@@ -632,9 +631,8 @@ class MnistApp(HangupExit, App[int]):
     def _start_watch(self) -> None:
         assert self.watch_dir is not None
         try:
-            saved = runlog.read_config(self.watch_dir)
-            self.form.fill(RunConfig.from_dict(saved.get("config", {})))
-        except (runlog.RunDirError, TypeError, ValueError):
+            self.form.fill(runlog.load_config(self.watch_dir))
+        except (runlog.RunDirError, ConfigError):
             pass  # the config record in metrics.jsonl fills the form instead
         self.form.locked = True
         self.form.show_message(f"read-only view of {self.watch_dir}")
@@ -662,15 +660,20 @@ class MnistApp(HangupExit, App[int]):
         if events:
             self._last_record_at = now
             self.apply_events(events)
+        skipped = runlog.skipped_note(tail.malformed)
+        if self.run_status in ("running", "paused") and not events and runlog.writer_pid(self.watch_dir) is None:
+            # the lock is free and no end record came: the writer was killed (kill -9, power cut)
+            self.status.eta_s = None
+            self.status.note = f"writer gone; continue with mnist-tui --resume {runlog.short_path(self.watch_dir)}"
         elif self.run_status in ("running", "paused") and now - self._last_record_at > STALE_AFTER_S:
             self.status.note = f"read-only · no new records for {now - self._last_record_at:.0f}s"
+        elif events or tail.restarted:
+            self.status.note = f"read-only · {skipped}" if skipped else "read-only"
 
 
-def _write_error_log(details: str = "") -> str:
-    """The traceback for a bug report; `details`: the training process's own, when it crashed there."""
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / "mnist-tui-error.log"
-    try:
-        log.write_text(traceback.format_exc() + (f"\nIn the training process:\n{details}" if details else ""))
-        return f" (details in {log})"
-    except OSError:
-        return ""
+def _write_error_log(details: str = "", run_dir: Path | None = None) -> str:
+    """The traceback for a bug report (core.runlog.write_error_log: the run directory, else the user's
+    state directory); `details`: the training process's own, when it crashed there."""
+    log = runlog.write_error_log(traceback.format_exc() + (f"\nIn the training process:\n{details}" if details else ""),
+                                 run_dir)
+    return f" (details in {log})" if log else ""

@@ -108,6 +108,7 @@ class CompareScreen(Screen):
         self.current_index = -1
         self._quitting = False
         self._tails: dict[str, runlog.MetricsTail] = {}
+        self._watch_notes: list[str] = []  # read-only mode: gone writers, skipped records
 
     # ---- widgets ----
     def compose(self) -> ComposeResult:
@@ -193,13 +194,27 @@ class CompareScreen(Screen):
         acc.xs, acc.ys = [e.epoch for e in standing.epochs], [100 * e.test_acc for e in standing.epochs]
 
     def poll(self) -> None:
-        """Read-only mode: whatever each run's writer appended since the last poll."""
+        """Read-only mode: whatever each run's writer appended since the last poll; a run still
+        'running' whose lock is free lost its writer (kill -9), and the status line says how to go on."""
+        notes = []
         for name, tail in self._tails.items():
             events = tail.poll()
+            standing = self.standings[name]
             if tail.restarted:
-                standing = self.standings[name] = Standing(name, self.standings[name].run_dir)
+                standing = self.standings[name] = Standing(name, standing.run_dir)
                 self._redraw_series(standing)
             self.apply(name, events)
+            standing.malformed = tail.malformed
+            if (standing.status == RUNNING and not events and standing.run_dir is not None
+                    and runlog.writer_pid(standing.run_dir) is None):
+                notes.append(f"{name}: writer gone; continue with mnist-tui --resume "
+                             f"{runlog.short_path(standing.run_dir)}")
+        skipped = sum(s.malformed for s in self.standings.values())
+        if skipped:
+            notes.append(runlog.skipped_note(skipped))
+        if notes != self._watch_notes:
+            self._watch_notes = notes
+            self._update_status()
 
     @on(EntrantEvents)
     def _on_entrant_events(self, message: EntrantEvents) -> None:
@@ -251,7 +266,7 @@ class CompareScreen(Screen):
         else:
             live = sum(1 for s in self.standings.values() if s.status == RUNNING)
             head = f"◉ comparing {total} runs (read-only) · {done} ended · {live} live"
-            where = ""
+            where = "".join(f" · {note}" for note in self._watch_notes)
         self.query_one("#compare-status", Static).update(head + where)
 
     # ---- the live race ----
