@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from core.config import (PRESETS, RESUMABLE, SETTING, ConfigError, RunConfig, config_from_json, refused_on_resume,
-                         validate)
+                         shorten, validate)
 from core.options import add_run_options, config_from_args, given_config_options
 from core.program import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, PROG,
                           stop_on_signals)
@@ -55,6 +55,18 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535; 0 picks a free one)")
     return port
+
+
+def data_dir_path(text: str | None) -> str | None:
+    """--data-dir with ~ expanded here, so an unknown user is a usage error naming the path rather
+    than a RuntimeError from deep in the data loader."""
+    if text is None:
+        return None
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        user = expanded[1:].split(os.sep, 1)[0]
+        raise UsageError(f"--data-dir {shorten(text, 80)}: no user {shorten(user)} on this machine")
+    return expanded
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +254,7 @@ def dispatch(args: argparse.Namespace, start_app: StartApp = no_app, serve: Serv
 
     if args.serve or (args.serve is None and (args.host is not None or args.port is not None)):
         return serve(args, sys.argv[1:] if argv is None else argv)  # --no-serve: a tab's app that --serve started
+    args.data_dir = data_dir_path(args.data_dir)
     if args.list_presets:
         return list_presets()
     if args.race or args.compare or args.export or args.export_dir:
@@ -252,6 +265,12 @@ def dispatch(args: argparse.Namespace, start_app: StartApp = no_app, serve: Serv
         from core.race import is_race_dir
 
         watch_dir = Path(args.watch)
+        try:
+            os.stat(watch_dir)
+        except FileNotFoundError:
+            pass  # waited for below, as tail -F does
+        except OSError as exc:  # too long, a loop, no permission: waiting cannot fix it
+            raise runlog.RunDirError(f"cannot watch {runlog.short_path(watch_dir)}: {exc.strerror or exc}") from None
         wait_for_watch_target(watch_dir)
         if is_race_dir(watch_dir):  # a race: its entrants side by side, as --compare RACE_DIR shows them
             return start_app(compare=[watch_dir], data_dir=args.data_dir)
@@ -292,6 +311,13 @@ def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app, serve:
 
         silence_stdout()
         return EXIT_OUTPUT_CLOSED
+    except OSError as exc:  # a path the system refused (too long, a loop, no permission): name it
+        if exc.filename is None:
+            return _internal_error(exc)
+        from core.runlog import short_path
+
+        sys.stderr.write(f"{PROG}: error: {short_path(exc.filename)}: {exc.strerror or exc}\n")
+        return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         from core import runlog
         from core.idx import DataError
@@ -299,10 +325,18 @@ def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app, serve:
         if isinstance(exc, (DataError, runlog.RunDirError, runlog.CheckpointError)):
             sys.stderr.write(f"{PROG}: error: {exc}\n")
             return EXIT_FAILED
-        log = runlog.write_error_log(traceback.format_exc(), _claimed_run_dir)
-        where = f" (details in {log})" if log else ""
-        sys.stderr.write(f"{PROG}: internal error: {type(exc).__name__}: {exc}{where}\n")
-        return EXIT_FAILED
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug: one line on stderr, the traceback in the crash log (core.runlog.write_error_log)."""
+    from core import runlog
+
+    log = runlog.write_error_log(traceback.format_exc(), _claimed_run_dir)
+    where = f" (details in {runlog.short_path(log)})" if log else ""
+    message = str(exc).splitlines()[0][:200] if str(exc).strip() else ""
+    sys.stderr.write(f"{PROG}: internal error: {type(exc).__name__}: {message}{where}\n")
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":  # headless modes only; the program's entry is tui/entry.py

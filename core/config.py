@@ -369,8 +369,10 @@ def validate(config: RunConfig) -> RunConfig:
         if weights > MAX_MLP_PARAMETERS:  # a typo like 5120000 would otherwise try to allocate tens of GB
             raise ConfigError(f"invalid hidden sizes {','.join(map(str, config.hidden))}: {weights:,} parameters, "
                               f"more than the {MAX_MLP_PARAMETERS:,} allowed")
-    if not isinstance(config.name, str) or not config.name or any(c in config.name for c in "/\\\0"):
-        raise ConfigError(f"invalid name {config.name!r}: must be non-empty with no path separators")
+    if (not isinstance(config.name, str) or not config.name or any(c in config.name for c in "/\\\0")
+            or not config.name.isprintable() or config.name in (".", "..")):  # no newlines or control codes
+        raise ConfigError(f"invalid name {str(config.name)[:40]!r}: must be printable and non-empty, with no path "
+                          f"separators")
     if len(config.name) > MAX_NAME_LENGTH:  # it becomes part of a directory name
         raise ConfigError(f"invalid name {config.name[:20]!r}...: at most {MAX_NAME_LENGTH} characters")
     return config

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import os
 import platform
 import sys
 import threading
@@ -371,7 +372,7 @@ class Trainer:
             self._setup()
         except (DataError, ConfigError, runlog.CheckpointError, runlog.RunDirError, OSError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
-                exc = runlog.RunDirError(f"cannot write to {self.run_dir}: {exc.strerror or exc}")
+                exc = self._os_error(exc)
             self._discard_empty_run_dir()
             return self._finish("failed", str(exc), exc)
         self._t0 = time.perf_counter()
@@ -431,6 +432,14 @@ class Trainer:
         for sink in self.sinks:
             sink(end)
         return end
+
+    def _os_error(self, exc: OSError) -> Exception:
+        """An OSError at start-up as one line naming the path it is about: the run directory's own
+        files are a write problem, anything else (a --data-dir too long, unreadable) a data one."""
+        name = exc.filename
+        if name is not None and not os.path.abspath(os.fsdecode(name)).startswith(os.path.abspath(self.run_dir)):
+            return DataError(f"cannot read {runlog.short_path(name)}: {exc.strerror or exc}")
+        return runlog.RunDirError(f"cannot write to {runlog.short_path(self.run_dir)}: {exc.strerror or exc}")
 
     def _discard_empty_run_dir(self) -> None:
         """A run that failed before writing anything leaves no empty directory behind."""

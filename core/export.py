@@ -21,14 +21,30 @@ EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_
 FORMATS = ("csv",)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+def valid_text(value: str) -> str:
+    """Text that encodes as UTF-8: undecodable bytes of a file name (surrogates) become U+FFFD."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def text_cell(value: str) -> str:
+    """A text cell that a spreadsheet shows as text (OWASP CSV injection: a leading ' defuses a
+    formula such as =1+2+cmd|x), in valid UTF-8 (a run named after a non-UTF-8 directory shows U+FFFD)."""
+    value = valid_text(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def epochs_csv(standings: Sequence[Standing], with_run: bool = False) -> str:
-    """Per-epoch metrics, one row per epoch; with_run adds a leading `run` column (long format)."""
+    """Per-epoch metrics, one row per epoch; with_run adds a leading `run` column (long format).
+    Only the run name is text; every other cell is a number from a validated record."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow((("run",) if with_run else ()) + EPOCH_COLUMNS)
     for s in standings:
         for e in s.epochs:
-            writer.writerow(((s.name,) if with_run else ()) + tuple(getattr(e, c) for c in EPOCH_COLUMNS))
+            writer.writerow(((text_cell(s.name),) if with_run else ()) + tuple(getattr(e, c) for c in EPOCH_COLUMNS))
     return out.getvalue()
 
 
@@ -60,7 +76,7 @@ def leaderboard_markdown(standings: Sequence[Standing]) -> str:
     lines = ["| " + " | ".join(LEADERBOARD_COLUMNS) + " |",
              "|" + "|".join("---:" if c in right else "---" for c in LEADERBOARD_COLUMNS) + "|"]
     for row in leaderboard_rows(standings):
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+        lines.append("| " + " | ".join(valid_text(cell).replace("|", "\\|") for cell in row) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -121,7 +121,7 @@ def export_runs(paths: Sequence[str], out_dir: str | None, fmt: str, stream: IO[
             sys.stderr.write(f"{short_path(s.run_dir)}: {skipped_note(s.malformed)}\n")
     target = Path(out_dir) if out_dir else default_export_dir(paths)
     for path in export(standings, target, fmt):
-        out.write(f"wrote {path}\n")
+        out.write(f"wrote {short_path(path, 400)}\n")
     out.flush()
     return EXIT_OK
 

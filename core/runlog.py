@@ -243,11 +243,18 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
 
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    import pickle
+    import warnings
+
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # e.g. a protocol-4 pickle's UserWarning: the refusal below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files; all mean the same to the user
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is damaged or not a mnist-tui checkpoint ({first_line[:120]})") from None
+        # our own words, whole: torch's message is pages of advice (and, cut short, ends mid-word)
+        why = ("it holds objects other than tensors and numbers, which are never loaded"
+               if isinstance(exc, pickle.UnpicklingError) else f"unreadable: {type(exc).__name__}")
+        raise CheckpointError(f"checkpoint {short_path(path)} is damaged or not a mnist-tui checkpoint ({why})") from None
     if not isinstance(state, dict) or "model" not in state or "format" not in state:
         raise CheckpointError(f"checkpoint {path} is not a mnist-tui checkpoint")
     return state
