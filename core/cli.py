@@ -57,6 +57,13 @@ def _port(text: str) -> int:
     return port
 
 
+def one_line(message: str, limit: int = 400) -> str:
+    """An error as the one line the user gets: control characters a value brought in (a newline in
+    an argument, an escape sequence in a file name) shown escaped, and at most `limit` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    return text if len(text) <= limit else f"{text[:limit - 60]}...{text[-57:]}"
+
+
 def data_dir_path(text: str | None) -> str | None:
     """--data-dir with ~ expanded here, so an unknown user is a usage error naming the path rather
     than a RuntimeError from deep in the data loader."""
@@ -301,7 +308,7 @@ def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app, serve:
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         return dispatch(args, start_app, serve, argv)
     except (UsageError, ConfigError) as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        sys.stderr.write(f"{PROG}: error: {one_line(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
@@ -323,7 +330,7 @@ def main(argv: Sequence[str] | None = None, start_app: StartApp = no_app, serve:
         from core.idx import DataError
 
         if isinstance(exc, (DataError, runlog.RunDirError, runlog.CheckpointError)):
-            sys.stderr.write(f"{PROG}: error: {exc}\n")
+            sys.stderr.write(f"{PROG}: error: {one_line(str(exc))}\n")
             return EXIT_FAILED
         return _internal_error(exc)
 

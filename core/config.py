@@ -437,4 +437,8 @@ def config_from_json(data: Any, partial: bool = False) -> RunConfig:
     for name in ("name", "dataset", "model", "activation", "optimizer", "init", "schedule", "device", "normalize"):
         if name in kwargs and not isinstance(kwargs[name], str):
             raise ConfigError(f"invalid {name} {str(kwargs[name])[:40]!r}: must be text")
-    return validate(RunConfig(**kwargs))
+    try:
+        return validate(RunConfig(**kwargs))
+    except ConfigError as exc:  # a hostile file's values can be long: the message stays one short line
+        text = " ".join(str(exc).split())
+        raise ConfigError(text if len(text) <= 200 else f"{text[:150]}...{text[-45:]}") from None
