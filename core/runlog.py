@@ -27,6 +27,8 @@ LOCK_FILE = ".lock"  # held (flock) by the one process writing the run; holds it
 TORN_FILE = "metrics.jsonl.torn"  # a torn last line, kept aside when a resume repairs the log
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE, LOCK_FILE, TORN_FILE)
 MAX_CONFIG_BYTES = 1_000_000  # a config.json is ~1 kB; a bigger one is not ours
+MAX_RECORD_BYTES = 1_000_000  # the longest record (64 samples with pixels) is ~70 kB; a longer line is
+                              # refused unparsed, so a hostile one cannot stall a viewer's UI thread
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -560,6 +562,8 @@ class RunLog:
 def _parse_line(line: bytes | str) -> tuple[Event | None, bool]:
     """(event, malformed) for one complete line: JSON that is not an object, or a known record whose
     fields are wrong, is malformed; a record type this version does not know is skipped quietly."""
+    if len(line) > MAX_RECORD_BYTES:
+        return None, True
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):  # RecursionError: a line of 200,000 "["
