@@ -201,6 +201,22 @@ async def test_watch_says_the_writer_is_gone_and_how_to_continue(tmp_path):
         await pilot.press("q")
 
 
+async def test_compare_says_which_writer_is_gone(tmp_path):
+    from textual.widgets import Static
+
+    from tui.compare import CompareApp
+
+    dead = write_run(tmp_path / "dead", clean_events(end=False))
+    done = write_run(tmp_path / "done", clean_events())
+    app = CompareApp(compare_paths=[dead, done])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        status = str(app.screen.query_one("#compare-status", Static).render())
+        assert f"dead: writer gone; continue with mnist-tui --resume {dead}" in status
+        assert "done: writer gone" not in status
+        await pilot.press("q")
+
+
 def test_resume_of_a_live_run_is_refused_before_torch_loads_naming_the_pid(tmp_path):
     run_dir = write_run(tmp_path / "run", clean_events(end=False))
     (run_dir / runlog.CHECKPOINT_FILE).write_bytes(b"x")

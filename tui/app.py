@@ -661,7 +661,7 @@ class MnistApp(HangupExit, App[int]):
             self._last_record_at = now
             self.apply_events(events)
         skipped = runlog.skipped_note(tail.malformed)
-        if self.run_status in ("running", "paused") and not events and runlog.writer_pid(self.watch_dir) is None:
+        if self.run_status in ("running", "paused") and runlog.writer_pid(self.watch_dir) is None:
             # the lock is free and no end record came: the writer was killed (kill -9, power cut)
             self.status.eta_s = None
             self.status.note = f"writer gone; continue with mnist-tui --resume {runlog.short_path(self.watch_dir)}"

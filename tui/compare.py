@@ -205,7 +205,7 @@ class CompareScreen(Screen):
                 self._redraw_series(standing)
             self.apply(name, events)
             standing.malformed = tail.malformed
-            if (standing.status == RUNNING and not events and standing.run_dir is not None
+            if (standing.status == RUNNING and standing.run_dir is not None
                     and runlog.writer_pid(standing.run_dir) is None):
                 notes.append(f"{name}: writer gone; continue with mnist-tui --resume "
                              f"{runlog.short_path(standing.run_dir)}")
