@@ -255,7 +255,7 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     except Exception as exc:  # torch raises many types for damaged files; all mean the same to the user
         # our own words, whole: torch's message is pages of advice (and, cut short, ends mid-word)
         why = ("it holds objects other than tensors and numbers, which are never loaded"
-               if isinstance(exc, pickle.UnpicklingError) else f"unreadable: {type(exc).__name__}")
+               if isinstance(exc, pickle.UnpicklingError) else "cut short, or another kind of file")
         raise CheckpointError(f"checkpoint {short_path(path)} is damaged or not a mnist-tui checkpoint ({why})") from None
     if not isinstance(state, dict) or "model" not in state or "format" not in state:
         raise CheckpointError(f"checkpoint {path} is not a mnist-tui checkpoint")
