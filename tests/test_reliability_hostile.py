@@ -19,28 +19,15 @@ from pathlib import Path
 import pytest
 
 from core import runlog
-from core.cli import main
 from core.config import ConfigError, RunConfig, validate
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, SamplesEvent, StepEvent, to_record)
 from core.idx import IMAGES_MAGIC, LABELS_MAGIC, DataError, read_idx
+from test_reliability_input import assert_one_line
+from test_reliability_input import run_cli as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = RunConfig(name="hostile", model="mlp", hidden=(16,), batch_size=100, epochs=2, device="cpu")
 QUICK = ["--no-ui", "--model", "mlp", "--hidden", "16", "--batch-size", "100", "--epochs", "1", "--device", "cpu"]
-
-
-def cli(argv: list, capsys) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([os.fsdecode(a) if isinstance(a, bytes) else a for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line(err: str, *fragments: str) -> None:
-    assert err.count("\n") == 1 and err.startswith("mnist-tui: error: "), err
-    assert "Traceback" not in err and "internal error" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def clean_events(epochs: int = 2, end: bool = True) -> list:
