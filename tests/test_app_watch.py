@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from core.config import RunConfig
 from core.engine import Trainer
+from core import runlog
 from core.runlog import METRICS_FILE
 from tui.app import MnistApp
 
@@ -52,6 +55,7 @@ async def test_watch_tails_a_run_being_written_including_a_half_written_line(fin
     first_epoch = next(i for i, line in enumerate(lines) if b'"type":"epoch"' in line)
     half = lines[first_epoch][: len(lines[first_epoch]) // 2]
     metrics.write_bytes(b"".join(lines[:first_epoch]) + half)  # the writer is mid-line
+    writer = runlog.lock_run_dir(live)  # and holds the run directory's lock, as a live writer does
 
     app = MnistApp(watch_dir=live, cursor_blink=False)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -72,6 +76,7 @@ async def test_watch_tails_a_run_being_written_including_a_half_written_line(fin
         assert app.run_status == "finished"
         assert app.acc_chart.point_count("test") == 2
         assert app.loss_chart.point_count("loss") == step_lines(lines)
+    os.close(writer)
 
 
 async def test_watch_waits_for_a_metrics_file_that_does_not_exist_yet(finished_run, tmp_path):

@@ -12,6 +12,7 @@ is the same for both engines; tests/test_engine_process.py covers the training p
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 from core import engine
 from core.config import RunConfig
-from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint
+from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint, lock_run_dir
 from tui.app import MnistApp
 from tui.main_screen import layout_for
 
@@ -295,11 +296,13 @@ async def test_watch_timer_keeps_polling_through_changes_without_errors(finished
         await wait_for(pilot, lambda: app.run_status == "finished", "the finished run")
         metrics.unlink()
         await wait_for(pilot, lambda: "waiting for" in app.status.note, "the missing log to be noticed")
+        writer = lock_run_dir(run_dir)  # a live writer holds the run directory's lock while it writes
         metrics.write_bytes(full[: len(full) // 3])
         await wait_for(pilot, lambda: app.run_status == "running", "the log to be read again")
         with open(metrics, "ab") as fh:
             fh.write(full[len(full) // 3:])
         await wait_for(pilot, lambda: app.run_status == "finished", "the rest of the log")
+        os.close(writer)
         await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
 

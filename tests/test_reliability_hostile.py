@@ -184,6 +184,7 @@ async def test_watch_says_the_writer_is_gone_and_how_to_continue(tmp_path):
         claim.release()  # the writer dies without an end record
         app.poll_watch()
         assert app.status.note == f"writer gone; continue with mnist-tui --resume {run_dir}"
+        assert app.run_status == "unfinished"
         assert app.status.eta_s is None
         await pilot.press("q")
 

@@ -662,7 +662,9 @@ class MnistApp(HangupExit, App[int]):
             self.apply_events(events)
         skipped = runlog.skipped_note(tail.malformed)
         if self.run_status in ("running", "paused") and runlog.writer_pid(self.watch_dir) is None:
-            # the lock is free and no end record came: the writer was killed (kill -9, power cut)
+            # the lock is free and no end record came: the writer was killed (kill -9, power cut);
+            # "unfinished", as the leaderboard calls such a run, until a resumed writer's records arrive
+            self.run_status = "unfinished"
             self.status.eta_s = None
             self.status.note = f"writer gone; continue with mnist-tui --resume {runlog.short_path(self.watch_dir)}"
         elif self.run_status in ("running", "paused") and now - self._last_record_at > STALE_AFTER_S:
