@@ -12,8 +12,10 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is loaded by the readers: looking up where the data is stays instant
+    import torch
 
 from core.config import ConfigError
 from core.idx import IMAGES_MAGIC, LABELS_MAGIC, DataError, read_idx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,17 @@ def test_sample_builder_is_balanced_and_reproducible(tmp_path: Path, capsys) -> 
         assert path.read_bytes() == (tmp_path / "b" / "mnist" / path.name).read_bytes(), key
     assert builder.main(args + ["--out", str(tmp_path / "c"), "--train-per-class", "31"]) == 1
     assert "class 0 has only 30 images" in capsys.readouterr().err
+
+
+def test_looking_up_the_data_does_not_import_torch(tmp_path):
+    """The app's form shows which data a run would use right after the first frame; that lookup must not
+    wait for torch (seconds) while the engine's own import holds the import lock."""
+    import subprocess
+    import sys
+
+    code = ("import sys, core.data as d; d.locate('mnist', None, allow_download=False); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path), "MNIST_TUI_DATA": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

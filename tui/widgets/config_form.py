@@ -327,7 +327,7 @@ class ConfigForm(Widget):
 
     @work(thread=True, exclusive=True, group="form-data", exit_on_error=False)
     def _find_data(self, dataset: str, data_dir: str | None) -> None:
-        """core.data's own lookup (no download; it imports torch, hence a thread)."""
+        """core.data's own lookup (no download, no torch; it may hash the label files, hence a thread)."""
         try:
             from core import data
 
