@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                f"  {PROG} --watch runs/20261123-101500-cnn-adam   watch a run another process writes\n"
                f"  {PROG} --resume runs/20261123-101500-cnn-adam --no-ui   continue an interrupted run\n"
                f"  {PROG} --no-ui --preset mlp-bn-adam --race optimizer=sgd,momentum,adam,radam   race optimizers\n"
+               f"  {PROG} --no-ui --race seed=1,2,3 --run-dir runs/r --entrant 0   one entrant (SLURM arrays)\n"
+               f"  {PROG} --resume runs/r --no-ui   finish an interrupted race\n"
                f"  {PROG} --compare runs/20261123-110000-race-mlp-bn-adam-optimizer --export csv   CSV + Markdown\n"
                f"  {PROG} --serve --preset cnn-adam          the app in a browser tab: open http://127.0.0.1:8000/\n\n"
                "Exit codes: 0 finished, 1 run failed, 2 bad usage, 130 interrupted, 141 output closed "
@@ -97,13 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--no-ui", action="store_true", help="train headless: progress on the terminal, plain lines when piped")
     mode.add_argument("--watch", metavar="RUN_DIR",
                       help="open a live, read-only view of a run (or race) directory; waits for it to appear")
-    mode.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    mode.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint; "
+                                                          "given a race directory, finish the race")
     mode.add_argument("--list-presets", action="store_true", help="list the presets with their settings and expected accuracy")
     mode.add_argument("--json", action="store_true", help="with --no-ui: print the metrics.jsonl records on stdout")
     mode.add_argument("--race", metavar="FIELD=V1,V2,...",
                       help="train the same model, data order and seed once per value of one setting (2-8 values), "
                            "e.g. optimizer=sgd,momentum,adam,radam or init=xavier,kaiming,lecun; VALUE@LR sets an "
                            "entrant's lr")
+    mode.add_argument("--parallel", type=_int, metavar="N",
+                      help="with --race or --resume RACE_DIR: train up to N entrants at once, each in its own process "
+                           "(default: one per GPU; on a CPU one per core, the cores shared out)")
+    mode.add_argument("--entrant", type=_int, metavar="K",
+                      help="with --race ... --no-ui --run-dir RACE_DIR: train only entrant K (0-based) of the race "
+                           "into RACE_DIR, e.g. --entrant $SLURM_ARRAY_TASK_ID; the others may train elsewhere")
     mode.add_argument("--compare", nargs="+", metavar="RUN_DIR",
                       help="open finished or live runs (or a race directory) side by side, read-only")
     mode.add_argument("--export", choices=("csv",),
@@ -264,8 +273,10 @@ def dispatch(args: argparse.Namespace, start_app: StartApp = no_app, serve: Serv
     args.data_dir = data_dir_path(args.data_dir)
     if args.list_presets:
         return list_presets()
-    if args.race or args.compare or args.export or args.export_dir:
-        from core.race_console import dispatch as dispatch_race_compare
+    race_dir_resumed = bool(args.resume) and (Path(args.resume) / "race.json").is_file()
+    if (args.race or args.compare or args.export or args.export_dir or race_dir_resumed
+            or args.entrant is not None or args.parallel is not None):
+        from core.race_console import dispatch as dispatch_race_compare  # races, --compare, --export, --resume RACE_DIR
 
         return dispatch_race_compare(args, start_app)
     if args.watch:

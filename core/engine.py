@@ -33,6 +33,7 @@ from core.models import build_model, parameter_count
 from core.optim import build_optimizer, build_scheduler, initialise
 
 CHECKPOINT_FORMAT = 1
+DEVICE_LABEL_ENV = "MNIST_TUI_DEVICE_LABEL"  # set by core.race for an entrant's engine process
 # Progress records an epoch when log_interval is 0. Each costs ~0.2 ms of Python and I/O (measured
 # in the loop, with cold caches); at 50 an epoch that was ~3% of linear-sgd's training time. The app
 # redraws at most 10 times a second anyway.
@@ -206,6 +207,13 @@ class Trainer:
             self._control_pending = True
 
     @property
+    def device_label(self) -> str:
+        """The device as the log records it. A race gives each engine process one GPU through
+        CUDA_VISIBLE_DEVICES, where torch calls it cuda:0; DEVICE_LABEL_ENV names the real one."""
+        label = os.environ.get(DEVICE_LABEL_ENV, "")
+        return label if label.split(":")[0] == self.device.type else str(self.device)
+
+    @property
     def paused(self) -> bool:
         return self._paused
 
@@ -268,7 +276,7 @@ class Trainer:
         else:
             runlog.write_config(self.run_dir, {
                 "config": config.to_dict(), "data_dir": self.data_dir, "data_source": data.source,
-                "device": str(self.device), "speed": self.perf.describe(), "versions": library_versions(),
+                "device": self.device_label, "speed": self.perf.describe(), "versions": library_versions(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         self._log = runlog.RunLog(self.run_dir, claim=self._claim)
 
@@ -378,7 +386,7 @@ class Trainer:
         self._t0 = time.perf_counter()
         try:
             self.emit(ConfigEvent(
-                config=self.config.to_dict(), run_dir=str(self.run_dir), device=str(self.device),
+                config=self.config.to_dict(), run_dir=str(self.run_dir), device=self.device_label,
                 data_source=self.data.source, bundled_data=self.data.bundled, train_size=self.data.train_size,
                 test_size=self.data.test_size, steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
                 classes=list(self.data.classes), start_epoch=self.epoch, start_step=self.global_step,

@@ -75,35 +75,41 @@ def warm_up() -> None:
         forkserver.ensure_running()
 
 
+_STDERR_SWAP = threading.Lock()
+
+
 @contextlib.contextmanager
 def _real_stderr() -> Iterator[None]:
     """multiprocessing hands sys.stderr's file descriptor to its helper processes; inside a Textual
     app sys.stderr is the app's capture object, whose fileno() is not a descriptor, and starting
     them fails ("bad value(s) in fds_to_keep"). Lend it the process's real stderr meanwhile."""
-    current = sys.stderr
-    try:
-        valid = current is not None and current.fileno() >= 0
-    except (AttributeError, OSError, ValueError):
-        valid = False
-    if not valid:
-        sys.stderr = sys.__stderr__ or open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    try:
-        yield
-    finally:
-        sys.stderr = current
+    with _STDERR_SWAP:  # one swap at a time: two runs starting at once (a parallel race) would restore
+        current = sys.stderr  # each other's copy and leave the real stderr in place of the app's
+        try:
+            valid = current is not None and current.fileno() >= 0
+        except (AttributeError, OSError, ValueError):
+            valid = False
+        if not valid:
+            sys.stderr = sys.__stderr__ or open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        try:
+            yield
+        finally:
+            sys.stderr = current
 
 
 class EngineProcess:
     """Trainer(config, run_dir, sinks, ...) with the training loop in a child process."""
 
     def __init__(self, config: RunConfig, run_dir: Path, sinks: Sequence[Sink] = (), *,
-                 data_dir: str | None = None, data: Any = None, resume: bool = False) -> None:
+                 data_dir: str | None = None, data: Any = None, resume: bool = False,
+                 environ: dict[str, str] | None = None) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.sinks = list(sinks)
         self.data_dir = data_dir
         self.data = data
         self.resume_requested = resume
+        self.environ = dict(environ or {})  # set over the parent's environment in the child (a race's slot)
         self.error: BaseException | None = None
         self.process: multiprocessing.process.BaseProcess | None = None  # while run() runs
         self._commands, self._child_commands = multiprocessing.Pipe()
@@ -135,7 +141,7 @@ class EngineProcess:
         events, child_events = multiprocessing.Pipe(duplex=False)
         process = self.process = _context().Process(
             target=_child_main, name=f"mnist-tui engine {self.run_dir.name}", daemon=False,
-            args=(child_events, self._child_commands, os.getcwd(), dict(os.environ), self.config, str(self.run_dir),
+            args=(child_events, self._child_commands, os.getcwd(), {**os.environ, **self.environ}, self.config, str(self.run_dir),
                   self.data_dir, self.data, self.resume_requested))
         with _real_stderr():
             process.start()

@@ -62,12 +62,12 @@ def leaderboard_rows(standings: Sequence[Standing]) -> list[list[str]]:
         rows.append([str(place) if best else "-", s.name, f"{s.lr:g}" if s.lr is not None else "-",
                      _pct(s.best_test_acc), str(best.epoch) if best else "-", _pct(s.final_test_acc), epochs,
                      format_duration(s.elapsed) if s.status != "waiting" else "-",
-                     f"{rate:,.0f}" if rate else "-", s.status])
+                     f"{rate:,.0f}" if rate else "-", s.status, s.device or "-"])
     return rows
 
 
 LEADERBOARD_COLUMNS = ("#", "run", "lr", "best test acc", "at epoch", "final test acc", "epochs", "time", "samples/s",
-                       "status")
+                       "status", "device")
 
 
 def leaderboard_markdown(standings: Sequence[Standing]) -> str:

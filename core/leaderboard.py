@@ -38,6 +38,7 @@ class Standing:
     last_rate: float | None = None
     test_size: int | None = None
     malformed: int = 0  # records of its log skipped as damaged (shown to the user, never silently)
+    device: str = ""
 
     def update(self, event: Event) -> None:
         if isinstance(event, ConfigEvent):
@@ -45,6 +46,7 @@ class Standing:
             self.planned_epochs = event.config.get("epochs")
             self.classes = list(event.classes)
             self.test_size = event.test_size
+            self.device = event.device
             self.status, self.reason = RUNNING, ""
             if event.resumed:  # steps after the checkpoint were logged once already: drop the old copies
                 self.losses = [p for p in self.losses if p[0] <= event.start_step]

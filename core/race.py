@@ -2,19 +2,30 @@
 
 A race answers the tutorials' question "which optimizer / initialisation / ... trains best?"
 in one command. `parse_race` turns `optimizer=sgd,adam` into entrants (one RunConfig each),
-`Race` trains them one after another on one device with the data loaded once, and every
-entrant writes an ordinary run directory under the race directory, next to a race.json that
-lists them, so `--compare RACE_DIR`, `--watch ENTRANT_DIR` and `--resume ENTRANT_DIR` all work.
+`Race` trains them, and every entrant writes an ordinary run directory under the race
+directory, next to a race.json that lists them, so `--compare RACE_DIR`, `--watch ENTRANT_DIR`
+and `--resume RACE_DIR` all work.
 
-Entrants run one after another, not interleaved: dropout draws from torch's global RNG and
-two trainers sharing it (or sharing the cores) would make each result depend on the
-scheduling. Run alone, each entrant is bit-for-bit the run `--no-ui` would give with its
-config, and its samples/s is measured with the device to itself.
+Each entrant trains in its own engine process (core/engine_process.py, the app's engine), up to
+`parallel` at once, each in a slot: a GPU of its own (CUDA_VISIBLE_DEVICES) or a share of the
+CPU cores (MNIST_TUI_THREADS). A process per entrant is what makes parallel entrants fair and
+reproducible: dropout draws from torch's global generator, which two trainers in one process
+would share, so each result would depend on the scheduling; in processes of their own an
+entrant is bit-for-bit the run `--no-ui` would give with its config (and thread count),
+whatever else trains beside it. No scheduler of our own: a bounded thread pool waits on the
+processes here, and across machines a batch system starts one `--entrant K` per task into
+one shared race directory (claim_race_file writes the plan once, whoever arrives first).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
+import os
+import queue
+import re
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -24,6 +35,7 @@ from typing import Any, Callable, Sequence
 from core import runlog
 from core.config import SETTINGS, ConfigError, RunConfig, validate
 from core.events import EndEvent, Sink
+from core.program import PROG
 
 RACE_FILE = "race.json"
 RACE_FORMAT = 1
@@ -89,7 +101,7 @@ class RacePlan:
     spec: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": RACE_FORMAT, "field": self.field, "spec": self.spec, "order": "sequential",
+        return {"format": RACE_FORMAT, "field": self.field, "spec": self.spec,
                 "base_config": self.base.to_dict(), "entrants": [e.to_dict() for e in self.entrants]}
 
 
@@ -198,6 +210,36 @@ def read_race_file(race_dir: Path) -> dict[str, Any]:
     return data
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+
+
+def plan_from_race_file(race_dir: Path) -> tuple[RacePlan, str | None]:
+    """The plan a race directory was started with (for --resume RACE_DIR), and its data dir.
+
+    race.json is read as hostile: each entrant's config is validated like a new run's, and
+    its name must be a plain directory name inside the race directory.
+    """
+    data = read_race_file(race_dir)
+    where = race_dir / RACE_FILE
+    try:
+        base = validate(RunConfig.from_dict(data.get("base_config") or {}))
+        entrants = []
+        for raw in data["entrants"]:
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or raw.get("run_dir", name) != name:
+                raise runlog.RunDirError(f"{where} has a malformed entrant {str(name)[:40]!r}")
+            config = validate(RunConfig.from_dict(raw.get("config") or {}))
+            entrants.append(Entrant(name=name, value=str(raw.get("value", "")), config=config,
+                                    lr_note=str(raw.get("lr_note", ""))))
+    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        raise runlog.RunDirError(f"{where} is damaged: {exc}") from None
+    if not 2 <= len(entrants) <= MAX_ENTRANTS or len({e.name for e in entrants}) != len(entrants):
+        raise runlog.RunDirError(f"{where} is damaged: {len(entrants)} entrants")
+    data_dir = data.get("data_dir")
+    plan = RacePlan(field=str(data.get("field", "")), entrants=tuple(entrants), base=base, spec=str(data.get("spec", "")))
+    return plan, data_dir if isinstance(data_dir, str) else None
+
+
 @dataclass(frozen=True)
 class RunRef:
     """A run to show or export: a display name and its directory (which may not exist yet)."""
@@ -258,60 +300,257 @@ class RaceResult:
         return any(e is not None and e.status == "interrupted" for e in self.ends.values())
 
 
-class Race:
-    """Runs a RacePlan's entrants one after another on one device, with the data loaded once.
+# ---- where entrants train: one engine process per slot (a GPU, or a share of the CPU cores) ----
 
-    `run()` is meant for a worker thread; `stop()` (end the race) and `skip()` (end only the
-    current entrant) for any thread. `sinks_for(entrant)` gives the sinks of each entrant's
-    Trainer; `on_entrant(index, entrant)` is called as each one starts.
+@dataclass(frozen=True)
+class Slot:
+    """One place an entrant trains: its label ("cuda:3", "cpu ×1") and the environment of its engine
+    process: CUDA_VISIBLE_DEVICES for a GPU (plus MNIST_TUI_DEVICE_LABEL, so its log names the GPU
+    torch there calls cuda:0), MNIST_TUI_THREADS for a share of the cores (recorded in config.json)."""
+
+    label: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use, as CUDA_VISIBLE_DEVICES names them (or 0..N-1)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    listed = [g.strip() for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    return listed[:count] if listed else [str(i) for i in range(count)]
+
+
+def plan_slots(entrants: int, device_type: str, parallel: int | None = None, *, gpus: Sequence[str] = (),
+               cores: int | None = None) -> list[Slot]:
+    """The slots a race trains in: `parallel` of them (default: one per GPU, else one per core).
+
+    On CUDA slot k is GPU k mod G. On a CPU the cores are shared out: each of N entrants at once
+    gets cores // N torch threads, so they do not fight over cores (a user's MNIST_TUI_THREADS or
+    OMP_NUM_THREADS wins). One slot changes nothing: each entrant is then exactly the run
+    `--no-ui` gives with its config.
+    """
+    if parallel is not None and parallel < 1:
+        raise ConfigError(f"invalid --parallel {parallel}: must be at least 1")
+    cores = cores or os.cpu_count() or 1
+    if device_type == "cuda" and gpus:
+        count = min(entrants, parallel or len(gpus))
+        return [Slot(f"cuda:{gpus[k % len(gpus)]}", {"CUDA_VISIBLE_DEVICES": gpus[k % len(gpus)],
+                                                     "MNIST_TUI_DEVICE_LABEL": f"cuda:{gpus[k % len(gpus)]}"})
+                for k in range(count)]
+    count = min(entrants, parallel or (cores if device_type == "cpu" else 1))
+    if count == 1 or device_type != "cpu":
+        return [Slot(device_type)] * count
+    if os.environ.get("MNIST_TUI_THREADS") or os.environ.get("OMP_NUM_THREADS"):
+        return [Slot("cpu")] * count
+    threads = max(1, cores // count)
+    return [Slot(f"cpu ×{threads}", {"MNIST_TUI_THREADS": str(threads)})] * count
+
+
+# ---- a race directory shared by several processes (--entrant K, a SLURM array) ----
+
+def _plan_identity(data: dict[str, Any]) -> tuple:
+    """What makes two race.json files the same race: the field and each entrant's name and config."""
+    return (data.get("field"), [(e.get("name"), e.get("config")) for e in data.get("entrants", [])
+                                if isinstance(e, dict)])
+
+
+def claim_race_file(race_dir: Path, plan: RacePlan, extra: dict[str, Any] | None = None) -> None:
+    """Write race.json once, whoever comes first; refuse a race dir that holds a different race.
+
+    The file is written whole under a temporary name and then hard-linked into place: link()
+    fails if race.json exists, so of two processes arriving together exactly one creates it,
+    and nobody ever sees half a file. The loser checks the winner's plan is its own.
+    """
+    race_dir.mkdir(parents=True, exist_ok=True)
+    data = {**plan.to_dict(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {})}
+    target = race_dir / RACE_FILE
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(prefix=f".{RACE_FILE}.", suffix=".tmp", dir=race_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(json.dumps(data, indent=2).encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, target)
+        except FileExistsError:
+            pass  # another entrant wrote it a moment ago: checked below like any existing plan
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    check_same_race(race_dir, plan)
+
+
+def check_same_race(race_dir: Path, plan: RacePlan) -> None:
+    """ConfigError unless race_dir's race.json (if there is one yet) plans exactly this race."""
+    if not (race_dir / RACE_FILE).exists():
+        return
+    existing = read_race_file(race_dir)
+    if _plan_identity(existing) != _plan_identity(json.loads(json.dumps(plan.to_dict()))):
+        raise ConfigError(f"{race_dir} holds a different race ({existing.get('spec') or existing.get('field')!r}); "
+                          f"give each race its own --run-dir")
+
+
+def entrant_in_use(run_dir: Path) -> bool:
+    """Whether a live process holds this entrant's run-dir lock (the lock core.runlog.RunLog takes)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(run_dir / runlog.METRICS_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the probe's own shared lock
+    return False
+
+
+# ---- what a resumed race does with each entrant ----
+
+START, RESUME, KEEP = "start", "resume", "keep"
+
+
+def last_end(run_dir: Path) -> dict[str, Any] | None:
+    """The entrant's last end record, or None when its log has none (never ran, or was killed)."""
+    path = run_dir / runlog.METRICS_FILE
+    if not path.is_file():
+        return None
+    end = None
+    for record in runlog.iter_records(path):
+        if record.get("type") == "end":
+            end = record
+        elif record.get("type") == "config":
+            end = None  # a resumed run's earlier end no longer counts
+    return end
+
+
+def entrant_action(run_dir: Path) -> tuple[str, str]:
+    """(START | RESUME | KEEP, why) for one entrant of a race being finished with --resume RACE_DIR.
+
+    Finished, failed and skipped entrants stay as they are; an interrupted, stopped or killed one
+    continues from its checkpoint; one that never got a checkpoint starts (again) from scratch.
+    """
+    end = last_end(run_dir)
+    status = str(end.get("status")) if end else ""
+    if status in ("finished", "failed"):
+        return KEEP, status
+    if status == "stopped" and str(end.get("reason", "")).startswith("skipped"):
+        return KEEP, "skipped"
+    if (run_dir / runlog.CHECKPOINT_FILE).is_file():
+        return RESUME, status or "unfinished"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        return START, "no checkpoint yet"
+    return START, "waiting"
+
+
+# ---- the race ----
+
+class Race:
+    """Trains a RacePlan's entrants, each in its own engine process (core/engine_process.py).
+
+    Up to `parallel` entrants train at once (see plan_slots), driven by a pool of threads that
+    each wait on one engine process. `only` limits the race to some entrants (--entrant K);
+    `resume` finishes a race: see entrant_action. `run()` is meant for a worker thread;
+    `stop()` (end the race) and `skip(name)` (end one entrant) for any thread. `sinks_for(entrant)`
+    gives each entrant's sinks; `on_entrant(index, entrant, slot)` is called as each one starts.
+    Sinks of one entrant are called from one thread; those of different entrants concurrently.
     """
 
     def __init__(self, plan: RacePlan, race_dir: Path, *, data_dir: str | None = None,
                  sinks_for: Callable[[Entrant], Sequence[Sink]] = lambda e: (),
-                 on_entrant: Callable[[int, Entrant], None] = lambda i, e: None,
-                 checkpoint_every_s: float = 60.0) -> None:
+                 on_entrant: Callable[..., None] = lambda i, e, slot=None: None,
+                 parallel: int | None = 1, only: Sequence[int] | None = None, resume: bool = False,
+                 engine: str = "process") -> None:
         self.plan = plan
         self.race_dir = Path(race_dir)
         self.data_dir = data_dir
         self.sinks_for = sinks_for
         self.on_entrant = on_entrant
-        self.checkpoint_every_s = checkpoint_every_s
+        self.parallel = parallel
+        self.only = list(only) if only is not None else None
+        self.resume = resume
+        self.engine = engine
         self._lock = threading.Lock()
         self._stop: tuple[str, str] | None = None
-        self.current = None  # the running core.engine.Trainer
-        self.current_index: int | None = None
+        self.running: dict[str, Any] = {}  # entrant name -> its engine (EngineProcess or Trainer)
+        self.slots: list[Slot] = []
+        self.actions: dict[str, tuple[str, str]] = {}
         self.data_source = ""
 
+    @property
+    def current(self) -> Any:
+        """The first running entrant's engine (None between entrants)."""
+        with self._lock:
+            return next(iter(self.running.values()), None)
+
+    @property
+    def current_index(self) -> int | None:
+        with self._lock:
+            names = [e.name for e in self.plan.entrants]
+            return min((names.index(n) for n in self.running), default=None)
+
     def stop(self, status: str = "stopped", reason: str = "race stopped by the user") -> None:
-        """End the race: the running entrant checkpoints and ends with `status`; the rest never start."""
+        """End the race: running entrants checkpoint and end with `status`; the rest never start."""
         with self._lock:
             if self._stop is None:
                 self._stop = (status, reason)
-            current = self.current
-        if current is not None:
-            current.stop(status, reason)
+            running = list(self.running.values())
+        for engine in running:
+            engine.stop(status, reason)
 
-    def skip(self, reason: str = "skipped by the user") -> None:
-        """End only the running entrant (status stopped); the race goes on with the next."""
+    def skip(self, reason: str = "skipped by the user", name: str | None = None) -> None:
+        """End one running entrant (`name`, else the first running) as stopped; the race goes on."""
         with self._lock:
-            current = self.current
-        if current is not None:
-            current.stop("stopped", reason)
+            engine = self.running.get(name) if name else next(iter(self.running.values()), None)
+        if engine is not None:
+            engine.stop("stopped", reason)
 
     @property
     def stop_requested(self) -> bool:
         return self._stop is not None
 
+    def check_entrants(self) -> list[tuple[int, Entrant]]:
+        """The entrants this race will train; RunDirError if one is training elsewhere or (unless
+        resuming) has already run. Cheap: call it before loading data, so a refusal is immediate."""
+        if self.only is not None or self.resume:
+            check_same_race(self.race_dir, self.plan)
+        todo = self.entrants_to_run()
+        for index, entrant in todo:
+            run_dir = self.race_dir / entrant.name
+            if entrant_in_use(run_dir):
+                raise runlog.RunDirError(f"entrant {index} ({entrant.name}) is already training in {run_dir} "
+                                         f"(another mnist-tui holds it); watch it with --compare {self.race_dir}")
+            if not self.resume and run_dir.exists() and any(run_dir.iterdir()):
+                raise runlog.RunDirError(f"entrant {index} ({entrant.name}) has already run in {run_dir}; finish it "
+                                         f"with {PROG} --resume {self.race_dir} --entrant {index} --no-ui")
+        return todo
+
+    def entrants_to_run(self) -> list[tuple[int, Entrant]]:
+        chosen = [(i, e) for i, e in enumerate(self.plan.entrants) if self.only is None or i in self.only]
+        if self.resume:
+            self.actions = {e.name: entrant_action(self.race_dir / e.name) for _, e in chosen}
+            return [(i, e) for i, e in chosen if self.actions[e.name][0] != KEEP]
+        return chosen
+
     def load_data(self) -> dict[str, Any]:
-        """Each distinct input scaling once (usually one bundle), on the race's device.
+        """Each distinct input scaling once (usually one bundle), on the CPU, shared with every
+        engine process; on a GPU each process loads its own onto its device (an empty dict).
 
         Raises DataError (exit 1) or ConfigError (exit 2) before anything is written.
         """
         from core import data as data_mod
-        from core.engine import resolve_device
 
         base = self.plan.base
-        device = resolve_device(base.device)
+        device = self.choose_slots()
+        if device.type != "cpu":
+            return {}
         location = data_mod.locate(base.dataset, self.data_dir)
         bundles: dict[str, Any] = {}
         for entrant in self.plan.entrants:
@@ -326,30 +565,71 @@ class Race:
         self.data_source = first.source
         return bundles
 
-    def run(self, bundles: dict[str, Any] | None = None) -> RaceResult:
-        """Load the data (unless given), write race.json, then train each entrant in turn."""
-        from core.engine import Trainer
+    def choose_slots(self) -> Any:
+        """Where the entrants will train (self.slots), from the race's device; returns that device."""
+        from core.engine import resolve_device
 
+        device = resolve_device(self.plan.base.device)
+        self.slots = plan_slots(len(self.plan.entrants), device.type, self.parallel,
+                                gpus=visible_gpus() if device.type == "cuda" else ())
+        return device
+
+    def _engine(self, entrant: Entrant, sinks: list[Sink], data: Any, slot: Slot, resume: bool) -> Any:
+        if self.engine == "thread":  # tests that patch the engine in this process
+            from core.engine import Trainer
+
+            return Trainer(entrant.config, self.race_dir / entrant.name, sinks, data_dir=self.data_dir, data=data,
+                           resume=resume)
+        from core.engine_process import EngineProcess
+
+        return EngineProcess(entrant.config, self.race_dir / entrant.name, sinks, data_dir=self.data_dir, data=data,
+                             resume=resume, environ=slot.env)
+
+    def run(self, bundles: dict[str, Any] | None = None) -> RaceResult:
+        """Load the data (unless given), write race.json, then train the entrants in the slots."""
         bundles = bundles if bundles is not None else self.load_data()
-        runlog.prepare_run_dir(self.race_dir)
-        write_race_file(self.race_dir, self.plan, {"data_dir": self.data_dir, "data_source": self.data_source})
+        if not self.slots:
+            self.choose_slots()
+        extra = {"data_dir": self.data_dir, "data_source": self.data_source}
+        if self.resume or self.only is not None:
+            claim_race_file(self.race_dir, self.plan, extra)
+        else:
+            runlog.prepare_run_dir(self.race_dir)
+            write_race_file(self.race_dir, self.plan, extra)
+        todo = self.check_entrants()
         result = RaceResult(self.race_dir)
-        for index, entrant in enumerate(self.plan.entrants):
-            with self._lock:
-                if self._stop is not None:
-                    result.ends[entrant.name] = None
-                    continue
-                trainer = Trainer(entrant.config, self.race_dir / entrant.name, list(self.sinks_for(entrant)),
-                                  data_dir=self.data_dir, data=bundles[entrant.config.normalize],
-                                  checkpoint_every_s=self.checkpoint_every_s)
-                self.current, self.current_index = trainer, index
-            self.on_entrant(index, entrant)
+        result.ends = {e.name: None for _, e in todo}
+        free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
+        for slot in self.slots:
+            free.put(slot)
+
+        def train(index: int, entrant: Entrant) -> None:
+            slot = free.get()
             try:
-                end = trainer.run()
-            finally:
                 with self._lock:
-                    self.current = None
-            result.ends[entrant.name] = end
-            result.errors[entrant.name] = getattr(trainer, "error", None)
-        self.current_index = None
+                    if self._stop is not None:
+                        return
+                    resume = self.resume and self.actions.get(entrant.name, (START,))[0] == RESUME
+                    engine = self._engine(entrant, list(self.sinks_for(entrant)),
+                                          bundles.get(entrant.config.normalize), slot, resume)
+                    self.running[entrant.name] = engine
+                self.on_entrant(index, entrant, slot)
+                try:
+                    result.ends[entrant.name] = engine.run()
+                    result.errors[entrant.name] = getattr(engine, "error", None)
+                finally:
+                    with self._lock:
+                        self.running.pop(entrant.name, None)
+            finally:
+                free.put(slot)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(self.slots),
+                                                   thread_name_prefix="race-entrant") as pool:
+            futures = [pool.submit(train, index, entrant) for index, entrant in todo]
+            for future in futures:  # every entrant ends (or never starts) before the race returns
+                error = future.exception()
+                if error is not None:
+                    self.stop("interrupted", f"another entrant crashed: {error}")
+            for future in futures:
+                future.result()  # a crash (EngineCrash, a bug) reaches the caller once all have ended
         return result

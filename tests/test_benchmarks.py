@@ -199,3 +199,16 @@ def test_app_overhead_interval_of_the_median_is_order_statistics_with_binomial_c
     assert median_rank(3) == (1, 0.75)  # too few rounds: only min..max, and it says how little that covers
     assert median_interval([9, 1, 8, 2, 7, 3, 6, 4, 5, 15, 14, 13, 12, 11, 10]) == (4, 12)
     assert median_interval([0.97]) == (0.97, 0.97)
+
+
+def test_race_parallel_script_times_both_schedules_and_checks_the_leaderboards(torchvision_data, tmp_path) -> None:
+    out = tmp_path / "race-parallel.md"
+    proc = run_script("race_parallel.py", "--preset", "fashion-mlp", "--race", "seed=1,2", "--epochs", "1",
+                      "--train-size", "200", "--data-dir", str(torchvision_data / "FashionMNIST" / "raw"),
+                      "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "identical" in text and "**yes**" in text  # the parallel race is the same race, bit for bit
+    rows = table_rows(text)
+    assert rows["sequential"][1] == "1" and rows["--parallel 2"][1] == "2"
+    assert rows["--parallel 2"][-1].endswith("x") and "seed-1" in rows and "seed-2" in rows

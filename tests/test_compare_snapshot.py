@@ -117,3 +117,27 @@ def demo_race(tmp_path, monkeypatch) -> Path:
 
 def test_compare_screen_120x40(snap_compare, demo_race):
     assert snap_compare(CompareApp(compare_paths=[demo_race]), terminal_size=(120, 40))
+
+
+def cut_mid_race(race_dir: Path) -> None:
+    """The same race caught mid-way: adam done, sgd in its second epoch, adadelta not started."""
+    import shutil
+
+    log = race_dir / "optimizer-sgd" / "metrics.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    second_epoch = [i for i, line in enumerate(lines) if '"type": "epoch"' in line][1]
+    log.write_text("".join(lines[:second_epoch - STEPS // 2]))
+    shutil.rmtree(race_dir / "optimizer-adadelta")
+
+
+def test_compare_screen_80x24_mid_race(snap_compare, demo_race):
+    cut_mid_race(demo_race)
+    assert snap_compare(CompareApp(compare_paths=[demo_race]), terminal_size=(80, 24))
+
+
+def test_compare_screen_80x24_after_the_race_charts(snap_compare, demo_race):
+    assert snap_compare(CompareApp(compare_paths=[demo_race]), terminal_size=(80, 24), press=["2"])
+
+
+def test_compare_screen_80x24_after_the_race_digits(snap_compare, demo_race):
+    assert snap_compare(CompareApp(compare_paths=[demo_race]), terminal_size=(80, 24), press=["3"])

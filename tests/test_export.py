@@ -70,11 +70,11 @@ def test_markdown_leaderboard_is_a_ranked_table():
                                   Standing("c")])
     lines = board.splitlines()
     assert lines[0] == ("| # | run | lr | best test acc | at epoch | final test acc | epochs | time | samples/s "
-                        "| status |")
+                        "| status | device |")
     assert lines[1].startswith("|---:|---|---:|")
-    assert lines[2] == "| 1 | a | 0.01 | 90.00% | 1 | 90.00% | 1/3 | 00:02 | 500 | finished |"
+    assert lines[2] == "| 1 | a | 0.01 | 90.00% | 1 | 90.00% | 1/3 | 00:02 | 500 | finished | cpu |"
     assert lines[3].startswith("| 2 | b\\|x | 0.01 | 50.00% |")
-    assert lines[4] == "| - | c | - | - | - | - | 0 | - | - | waiting |"
+    assert lines[4] == "| - | c | - | - | - | - | 0 | - | - | waiting | - |"
 
 
 def test_csv_has_one_row_per_epoch_and_a_long_format_with_the_run():

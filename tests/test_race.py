@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from core.config import ConfigError, RunConfig
 from core.events import EpochEvent, StepEvent
 from core.leaderboard import read_standing
-from core.race import (MAX_ENTRANTS, RACE_FILE, RACE_LR, Race, RunRef, parse_race, plan_race, read_race_file,
+from core.race import (MAX_ENTRANTS, RACE_FILE, RACE_LR, Race, RunRef, Slot, claim_race_file, entrant_action,
+                       plan_from_race_file, plan_slots, parse_race, plan_race, read_race_file,
                        resolve_runs)
 from core.runlog import RunDirError, iter_records
 
@@ -87,9 +89,10 @@ def test_optimizer_race_trains_each_entrant_from_the_same_start(tiny_data, tmp_p
     events: dict[str, list] = {e.name: [] for e in plan.entrants}
     started = []
     race = Race(plan, tmp_path / "race", data_dir=str(tiny_data), sinks_for=lambda e: [events[e.name].append],
-                on_entrant=lambda i, e: started.append((i, e.name)))
+                on_entrant=lambda i, e, slot: started.append((i, e.name)))
     result = race.run()
     assert started == [(0, "optimizer-sgd"), (1, "optimizer-adam"), (2, "optimizer-adadelta")]
+    assert race.slots == [Slot("cpu")]  # parallel=1: one after another, each the run --no-ui would give
     assert all(end.status == "finished" for end in result.ends.values()) and not result.failed
 
     race_file = read_race_file(tmp_path / "race")
@@ -126,7 +129,8 @@ def test_race_entrant_is_the_same_run_as_training_it_alone(tiny_data, tmp_path):
     assert (raced_epoch["test_acc"], raced_epoch["test_loss"]) == (alone_epoch.test_acc, alone_epoch.test_loss)
 
 
-def test_stopping_a_race_ends_the_current_entrant_and_skips_the_rest(tiny_data, tmp_path):
+def race_stopped_in_seed_2(tiny_data, tmp_path) -> tuple:
+    """A sequential race over seeds 1-3 that seed-2's first epoch stops (interrupted): not yet run."""
     plan = plan_race(BASE.with_overrides(epochs=2), "seed=1,2,3")
     race: Race
 
@@ -136,6 +140,11 @@ def test_stopping_a_race_ends_the_current_entrant_and_skips_the_rest(tiny_data, 
 
     race = Race(plan, tmp_path / "race", data_dir=str(tiny_data),
                 sinks_for=lambda e: [stop_after_first_epoch] if e.name == "seed-2" else [])
+    return plan, race
+
+
+def test_stopping_a_race_ends_the_current_entrant_and_skips_the_rest(tiny_data, tmp_path):
+    plan, race = race_stopped_in_seed_2(tiny_data, tmp_path)
     result = race.run()
     assert result.ends["seed-1"].status == "finished"
     assert result.ends["seed-2"].status == "interrupted" and result.ends["seed-2"].epoch == 2
@@ -195,3 +204,131 @@ def test_resolve_runs_expands_race_dirs_and_keeps_run_dirs(tmp_path):
     (race / RACE_FILE).write_text("{not json")
     with pytest.raises(RunDirError, match="cannot read"):
         resolve_runs([race])
+
+
+# ---- entrants in parallel: one engine process each ----
+
+def test_slots_share_the_cores_or_take_one_gpu_each(monkeypatch):
+    monkeypatch.delenv("MNIST_TUI_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert plan_slots(4, "cpu", cores=2) == [Slot("cpu ×1", {"MNIST_TUI_THREADS": "1"})] * 2
+    assert plan_slots(4, "cpu", cores=16) == [Slot("cpu ×4", {"MNIST_TUI_THREADS": "4"})] * 4
+    assert plan_slots(4, "cpu", 1, cores=16) == [Slot("cpu")]  # sequential: each entrant as --no-ui trains it
+    assert plan_slots(2, "cpu", 8, cores=16) == [Slot("cpu ×8", {"MNIST_TUI_THREADS": "8"})] * 2
+    assert [s.label for s in plan_slots(3, "cuda", gpus=["0", "1"])] == ["cuda:0", "cuda:1"]
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in plan_slots(8, "cuda", 3, gpus=["4", "7"])] == ["4", "7", "4"]
+    assert plan_slots(2, "cuda", gpus=["4", "7"])[1].env["MNIST_TUI_DEVICE_LABEL"] == "cuda:7"
+    monkeypatch.setenv("MNIST_TUI_THREADS", "3")  # the user's thread count wins
+    assert plan_slots(4, "cpu", 2, cores=2) == [Slot("cpu")] * 2
+    with pytest.raises(ConfigError, match="invalid --parallel 0"):
+        plan_slots(2, "cpu", 0)
+
+
+def test_an_entrant_is_the_same_alone_in_a_sequential_race_and_in_a_parallel_one(tiny_data, tmp_path, monkeypatch):
+    """Same seed, same numbers, however the race is scheduled: each entrant has its own process,
+    its own RNG and (with the thread count fixed) the same float rounding."""
+    from core.engine import Trainer
+
+    monkeypatch.setenv("MNIST_TUI_THREADS", "1")
+    plan = plan_race(BASE.with_overrides(dropout=0.3, epochs=2), "init=xavier,kaiming,lecun")
+    runs = {}
+    for parallel in (1, 3):
+        race = Race(plan, tmp_path / f"p{parallel}", data_dir=str(tiny_data), parallel=parallel)
+        result = race.run()
+        assert len(race.slots) == parallel and not result.failed
+        runs[parallel] = {e.name: [(r["type"], r.get("loss"), r.get("test_acc"), r.get("test_loss"))
+                                   for r in iter_records(tmp_path / f"p{parallel}" / e.name / "metrics.jsonl")
+                                   if r["type"] in ("step", "epoch")] for e in plan.entrants}
+    alone = []
+    Trainer(plan.entrants[1].config, tmp_path / "alone", [alone.append], data_dir=str(tiny_data)).run()
+    alone_records = [(e.type, getattr(e, "loss", None), getattr(e, "test_acc", None), getattr(e, "test_loss", None))
+                     for e in alone if isinstance(e, (StepEvent, EpochEvent))]
+    assert runs[1] == runs[3]
+    assert runs[3]["init-kaiming-uniform"] == alone_records
+    assert len({tuple(v) for v in runs[3].values()}) == 3  # and the entrants did differ
+
+
+def test_entrants_in_parallel_each_report_their_slot_and_stop_together(tiny_data, tmp_path):
+    plan = plan_race(BASE.with_overrides(epochs=100_000), "seed=1,2,3")
+    race: Race
+    seen: dict[str, list] = {e.name: [] for e in plan.entrants}
+    started = []
+
+    def stop_when_both_train(name: str):
+        def sink(event) -> None:
+            seen[name].append(event)
+            if isinstance(event, EpochEvent) and all(any(isinstance(x, EpochEvent) for x in seen[n])
+                                                     for n in ("seed-1", "seed-2")):
+                race.stop("interrupted", "test stop")
+        return sink
+
+    race = Race(plan, tmp_path / "race", data_dir=str(tiny_data), parallel=2,
+                sinks_for=lambda e: [stop_when_both_train(e.name)],
+                on_entrant=lambda i, e, slot: started.append((e.name, slot.label)))
+    result = race.run()
+    assert sorted(n for n, _ in started) == ["seed-1", "seed-2"]  # two at once; the third never started
+    assert result.ends["seed-1"].status == result.ends["seed-2"].status == "interrupted"
+    assert result.ends["seed-3"] is None and not (tmp_path / "race" / "seed-3").exists()
+    configs = [e for n in ("seed-1", "seed-2") for e in seen[n] if e.type == "config"]
+    assert {c.device for c in configs} == {"cpu"} and all(label.startswith("cpu") for _, label in started)
+
+
+def test_an_entrant_on_a_gpu_slot_logs_the_gpu_it_was_given(monkeypatch):
+    """CUDA_VISIBLE_DEVICES=3 makes that GPU torch's cuda:0; the log names it cuda:3 (no GPU needed to check)."""
+    import torch
+
+    from core.engine import Trainer
+
+    trainer = Trainer(BASE, Path("unused"))
+    trainer.device = torch.device("cuda")
+    monkeypatch.setenv("MNIST_TUI_DEVICE_LABEL", "cuda:3")
+    assert trainer.device_label == "cuda:3"
+    trainer.device = torch.device("cpu")  # a label for another kind of device is ignored
+    assert trainer.device_label == "cpu"
+
+
+def test_resume_finishes_a_race_keeping_what_ended(tiny_data, tmp_path):
+    """Interrupted entrants continue from their checkpoints, waiting ones start, finished ones stay."""
+    plan, race = race_stopped_in_seed_2(tiny_data, tmp_path)
+    race.run()
+    finished_log = (tmp_path / "race" / "seed-1" / "metrics.jsonl").read_bytes()
+    assert [entrant_action(tmp_path / "race" / n)[0] for n in ("seed-1", "seed-2", "seed-3")] == [
+        "keep", "resume", "start"]
+
+    loaded, _ = plan_from_race_file(tmp_path / "race")
+    assert loaded.entrants == plan.entrants
+    resumed = Race(loaded, tmp_path / "race", data_dir=str(tiny_data), parallel=2, resume=True)
+    result = resumed.run()
+    assert sorted(result.ends) == ["seed-2", "seed-3"]
+    assert all(end.status == "finished" for end in result.ends.values())
+    assert (tmp_path / "race" / "seed-1" / "metrics.jsonl").read_bytes() == finished_log
+    # the resumed entrant ends exactly where one never interrupted would
+    Race(plan, tmp_path / "straight", data_dir=str(tiny_data), only=[1]).run()
+    def epochs(d):
+        return [(r["test_acc"], r["test_loss"]) for r in iter_records(d / "seed-2" / "metrics.jsonl") if r["type"] == "epoch"]
+    assert epochs(tmp_path / "race") == epochs(tmp_path / "straight")
+
+
+def test_race_file_is_written_once_and_a_different_race_is_refused(tmp_path):
+    plan = plan_race(BASE, "seed=1,2")
+    claim_race_file(tmp_path / "race", plan, {"data_dir": "a"})
+    first = (tmp_path / "race" / RACE_FILE).read_bytes()
+    claim_race_file(tmp_path / "race", plan, {"data_dir": "b"})  # a second entrant of the same race
+    assert (tmp_path / "race" / RACE_FILE).read_bytes() == first
+    assert [p.name for p in (tmp_path / "race").iterdir()] == [RACE_FILE]  # no temporary file left behind
+    with pytest.raises(ConfigError, match="holds a different race"):
+        claim_race_file(tmp_path / "race", plan_race(BASE, "seed=1,3"), {})
+
+
+def test_a_hostile_race_file_cannot_send_an_entrant_outside_the_race_dir(tmp_path):
+    plan = plan_race(BASE, "seed=1,2")
+    data = plan.to_dict()
+    data["entrants"][1]["name"] = data["entrants"][1]["run_dir"] = "../elsewhere"
+    (tmp_path / RACE_FILE).write_text(json.dumps(data))
+    with pytest.raises(RunDirError, match="malformed entrant '../elsewhere'"):
+        plan_from_race_file(tmp_path)
+    data = plan.to_dict()
+    data["entrants"][0]["config"]["lr"] = -1
+    (tmp_path / RACE_FILE).write_text(json.dumps(data))
+    with pytest.raises(RunDirError, match="is damaged: invalid"):
+        plan_from_race_file(tmp_path)

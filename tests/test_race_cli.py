@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_headless_race_trains_every_entrant_and_prints_the_leaderboard(init_race
     assert out.count("Run finished: trained 1 epochs") == 3
     board = out[out.index("Leaderboard: init race"):]
     rows = [line for line in board.splitlines() if line.startswith("| ") and "init-" in line]
-    assert len(rows) == 3 and all(row.endswith("| finished |") for row in rows)
+    assert len(rows) == 3 and all(re.search(r"\| finished \| cpu( ×\d+)? \|$", row) for row in rows)
     assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 2", "| 3"]
     table = [line for line in board.splitlines() if line.startswith("|")]
     assert (race_dir / "leaderboard.md").read_text().splitlines() == table
@@ -136,3 +137,89 @@ def test_race_and_compare_without_no_ui_open_the_compare_app(init_race):
     assert main(["--compare", str(race_dir), str(race_dir.parent)], start_app) == 1  # the second is no run: refused first
     assert main(["--compare", str(race_dir)], start_app) == 0
     assert calls[-1]["compare"] == [race_dir]
+
+
+# ---- --entrant K: one entrant per process (a SLURM array, a shell loop) into one race dir ----
+
+def entrant_command(tiny_data, race_dir, k: int, spec: str = "seed=1,2,3") -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "core.cli", "--no-ui", "--race", spec, *SMALL, "--train-size", "200",
+            "--data-dir", str(tiny_data), "--run-dir", str(race_dir), "--entrant", str(k)]
+
+
+def test_two_entrants_started_at_once_share_one_race_dir(tiny_data, tmp_path):
+    """Both arrive together: race.json is created once, whole; each trains its own entrant."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from core.race import RACE_FILE, read_race_file
+
+    race_dir = tmp_path / "race"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen(entrant_command(tiny_data, race_dir, k), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for k in (0, 2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    data = read_race_file(race_dir)
+    assert [e["name"] for e in data["entrants"]] == ["seed-1", "seed-2", "seed-3"]
+    assert sorted(p.name for p in race_dir.iterdir()) == sorted([RACE_FILE, "leaderboard.md", "seed-1", "seed-3"])
+    for name in ("seed-1", "seed-3"):
+        records = [json.loads(line) for line in (race_dir / name / "metrics.jsonl").read_text().splitlines()]
+        assert records[-1]["type"] == "end" and records[-1]["status"] == "finished"
+    assert "entrant 0 of 3" in outputs[0][0] and "entrant 2 of 3" in outputs[1][0]
+    # the third entrant, later and in this process: the same plan is accepted, the board has all three
+    code, out, err = run_main(entrant_command(tiny_data, race_dir, 1)[3:])
+    assert code == 0, err
+    assert (race_dir / "leaderboard.md").read_text().count("| finished |") == 3
+
+
+def test_the_same_entrant_twice_is_refused(tiny_data, tmp_path):
+    from core.runlog import RunLog
+
+    race_dir = tmp_path / "race"
+    argv = entrant_command(tiny_data, race_dir, 0)[3:]
+    assert run_main(argv)[0] == 0
+    code, _, err = run_main(argv)  # it already ran: refused, with the command that would finish it
+    assert code == 1 and err.count("\n") == 1
+    assert f"entrant 0 (seed-1) has already run in {race_dir / 'seed-1'}" in err
+    assert f"--resume {race_dir} --entrant 0" in err
+    # while another process trains it (holds its run-dir lock): refused, even with --resume
+    (race_dir / "seed-2").mkdir()
+    log = RunLog(race_dir / "seed-2")
+    try:
+        code, _, err = run_main(entrant_command(tiny_data, race_dir, 1)[3:])
+        assert code == 1 and "entrant 1 (seed-2) is already training" in err
+        code, _, err = run_main(["--resume", str(race_dir), "--entrant", "1", "--no-ui"])
+        assert code == 1 and "is already training" in err
+    finally:
+        log.close()
+    # a different race into the same directory is refused before anything is written
+    code, _, err = run_main(entrant_command(tiny_data, race_dir, 0, spec="seed=1,2,4")[3:])
+    assert code == 2 and "holds a different race" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--race", "seed=1,2", "--entrant", "0"], "--entrant trains one entrant headless"),
+    (["--race", "seed=1,2", "--entrant", "2", "--no-ui", "--run-dir", "r"], "this race has entrants 0 to 1"),
+    (["--race", "seed=1,2", "--entrant", "0", "--no-ui"], "--entrant needs --run-dir RACE_DIR"),
+    (["--entrant", "0", "--no-ui"], "--entrant is for races"),
+    (["--parallel", "2", "--no-ui"], "--parallel is for races"),
+    (["--race", "seed=1,2", "--parallel", "0", "--no-ui"], "invalid --parallel 0"),
+])
+def test_bad_race_scaling_options_are_one_line_and_exit_2(argv, words):
+    code, _, err = run_main(argv)
+    assert code == 2
+    assert err.count("\n") == 1 and words in err, err
+
+
+def test_resume_race_dir_finishes_the_race_headless(tiny_data, tmp_path):
+    race_dir = tmp_path / "race"
+    assert run_main(entrant_command(tiny_data, race_dir, 1)[3:])[0] == 0  # only seed-2 ran so far
+    code, out, err = run_main(["--resume", str(race_dir), "--no-ui", "--parallel", "2"])
+    assert code == 0, err
+    assert "seed-2: finished, kept as it is" in out
+    assert (race_dir / "leaderboard.md").read_text().count("| finished |") == 3
+    code, _, err = run_main(["--resume", str(race_dir), "--no-ui", "--lr", "0.1"])
+    assert code == 2 and "finishes the race as it was planned; drop --lr" in err

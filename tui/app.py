@@ -44,6 +44,9 @@ from tui.widgets.samples import SampleGrid
 from tui.widgets.status import StatusBar
 
 ENGINES = ("process", "thread")
+# the main screen's own keys (all but quit): none of them may act while a race or comparison is shown
+MAIN_SCREEN_ACTIONS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop", "race", "view",
+                       "ascii_digits", "leave_form", "help")
 ACTIVE_STATES = ("starting", "running", "evaluating", "paused", "stopping")
 RUN_CONTROLS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop")
 WATCH_POLL_S = 0.5
@@ -79,6 +82,7 @@ class MnistApp(HangupExit, App[int]):
     ]
 
     run_status: reactive[str] = reactive("idle", init=False)
+    race_resume_hint = ""  # set by the compare view when quitting stops a race: how to finish it
     pause_requested: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, config: RunConfig | None = None, *, run_dir: Path | None = None, data_dir: str | None = None,
@@ -216,8 +220,15 @@ class MnistApp(HangupExit, App[int]):
             self.refresh_bindings()
 
     # ---- bindings ----
+    def _behind_compare(self) -> bool:
+        from tui.compare import CompareScreen
+
+        return any(isinstance(screen, CompareScreen) for screen in self.screen_stack)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide controls that do not apply now, so the footer shows only what a key would do."""
+        if action in MAIN_SCREEN_ACTIONS and self._behind_compare():
+            return False  # a race or comparison is on screen: only its own keys apply (nothing starts behind it)
         if action == "race":
             return self.watch_dir is None and self.control is None
         if action not in RUN_CONTROLS:

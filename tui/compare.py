@@ -1,12 +1,20 @@
 """The compare view: several runs overlaid, a live leaderboard, and one selected run in detail.
 
 One screen serves three ways in:
-- a race started from the app's form (the Race button / key c) or `mnist-tui --race ...`:
-  a thread worker runs core.race.Race, each entrant's events reach the screen through its own
-  EventBridge (coalesced like a single run's) tagged with the entrant's name;
+- a race started from the app's form (the Race button / key c), `mnist-tui --race ...` or
+  `mnist-tui --resume RACE_DIR`: a thread worker runs core.race.Race, which trains each entrant
+  in its own engine process (up to --parallel at once); each entrant's events reach the screen
+  through its own EventBridge (coalesced like a single run's) tagged with the entrant's name;
 - `mnist-tui --compare RUN_DIR...` (run or race directories, finished or live): read-only,
   each run tailed with core.runlog.MetricsTail, like --watch.
 Everything the screen draws comes from core.leaderboard.Standing, one per run.
+
+Only the keys that apply are shown and accepted: the main app's keys (start, resume, race...)
+never act behind a race (MnistApp.check_action defers to this screen). Below 110x30 (e.g.
+80x24) the screen shows one view at a time, like the main screen: the leaderboard, the charts,
+the digits or the matrix, picked with the tabs or keys 1-4. Each run has a colour and a marker
+of its own, and the legend is a line of its own under the charts, so the overlay reads without
+colour and never hides a curve.
 """
 
 from __future__ import annotations
@@ -16,13 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Static, Tab, Tabs
 
 from core import runlog
 from core.config import ConfigError
@@ -30,17 +40,30 @@ from core.events import ConfigEvent, ConfusionEvent, EpochEvent, Event, SamplesE
 from core.export import export, leaderboard_markdown
 from core.leaderboard import LEADERBOARD_FILE, RUNNING, Standing
 from core.program import PROG
-from core.race import Race, RacePlan, RunRef, resolve_runs
+from core.race import KEEP, Race, RacePlan, RunRef, entrant_action, resolve_runs
 from tui.bridge import EventBridge
 from tui.hangup import HangupExit
+from tui.main_screen import layout_for
 from tui.messages import EventBatch
+from tui.screens import HelpScreen
 from tui.widgets.charts import PALETTE
 from tui.widgets.confusion import ConfusionMatrix
-from tui.widgets.leaderboard import Leaderboard
+from tui.widgets.leaderboard import Leaderboard, rich_color
 from tui.widgets.overlay_charts import OverlayAccuracyChart, OverlayLossChart
 from tui.widgets.samples import SampleGrid
 
 POLL_S = 0.5
+# one marker per run, so the overlaid curves differ without colour (NO_COLOR, a mono terminal)
+MARKERS = ("•", "+", "x", "o", "*", "#", "@", "%")
+VIEWS = ("board", "charts", "digits", "matrix")
+VIEW_TITLES = {"board": "Leaderboard", "charts": "Charts", "digits": "Digits", "matrix": "Matrix"}
+# keys of the leaderboard and the tabs (widgets' own), listed on the compare help screen
+COMPARE_KEYS = (
+    ("up / down", "leaderboard: pick the run shown in the digits and matrix panels"),
+    ("left / right", "on the view tabs (80x24): previous / next view"),
+    ("tab / shift+tab", "move between the leaderboard and the other panels"),
+    ("pgup / pgdn", "scroll the focused panel"),
+)
 
 
 @dataclass
@@ -55,6 +78,7 @@ class EntrantEvents(Message):
 class EntrantStarted(Message):
     index: int
     name: str
+    device: str = ""
 
 
 @dataclass
@@ -69,31 +93,54 @@ class CompareScreen(Screen):
     """Overlaid loss/accuracy charts, the leaderboard, and the selected run's digits and matrix."""
 
     DEFAULT_CSS = """
+    CompareScreen #compare-tabs { display: none; }
     CompareScreen #compare-charts { height: 1fr; min-height: 8; }
+    CompareScreen #compare-legend { height: auto; padding: 0 1; }
     CompareScreen #compare-board { height: auto; max-height: 12; }
     CompareScreen #compare-detail { height: 1fr; min-height: 8; }
     CompareScreen #compare-samples { width: 1fr; }
     CompareScreen #compare-confusion { width: 62; }
     CompareScreen #compare-status { height: 1; padding: 0 1; background: $panel; }
+    CompareScreen.-compact #compare-tabs { display: block; }
+    CompareScreen.-compact .cview { display: none; }
+    CompareScreen.-compact #compare-charts { layout: vertical; }
+    CompareScreen.-compact.-cview-board #compare-board { display: block; height: 1fr; max-height: 100%; }
+    CompareScreen.-compact.-cview-charts #compare-charts { display: block; }
+    CompareScreen.-compact.-cview-charts #compare-legend { display: block; }
+    CompareScreen.-compact.-cview-digits #compare-detail { display: block; }
+    CompareScreen.-compact.-cview-digits #compare-samples { display: block; }
+    CompareScreen.-compact.-cview-matrix #compare-detail { display: block; }
+    CompareScreen.-compact.-cview-matrix #compare-confusion { display: block; width: 1fr; }
     """
 
     BINDINGS = [
-        Binding("n", "skip", "Next entrant", tooltip="end the running entrant (checkpointed) and start the next"),
-        Binding("x", "stop_race", "Stop race", tooltip="end the running entrant and the race; the rest never start"),
+        Binding("n", "skip", "End entrant", tooltip="end the selected running entrant (checkpointed); the race goes on"),
+        Binding("x", "stop_race", "Stop race", tooltip="end the running entrants and the race (resumable with r)"),
+        Binding("r", "resume_race", "Resume race",
+                tooltip="finish the race: stopped entrants continue from their checkpoints, waiting ones start"),
         Binding("e", "export", "Export", tooltip="write each run's epochs as CSV and the leaderboard as Markdown"),
+        Binding("a", "ascii_digits", "Digits as ASCII / half-blocks", show=False),
+        Binding("1", "view('board')", "Leaderboard view", show=False),
+        Binding("2", "view('charts')", "Charts view", show=False),
+        Binding("3", "view('digits')", "Digits view", show=False),
+        Binding("4", "view('matrix')", "Matrix view", show=False),
         Binding("escape", "back", "Back", tooltip="back to the configuration (when the race is over)"),
-        Binding("q", "quit_compare", "Quit"),
+        Binding("question_mark,f1", "help", "Help", tooltip="this list of keys"),
+        Binding("q", "quit_compare", "Quit", tooltip="quit; running entrants are saved, to finish with --resume RACE_DIR"),
         Binding("ctrl+c", "quit_compare", "Quit", show=False),
     ]
 
     def __init__(self, *, plan: RacePlan | None = None, race_dir: Path | None = None, data_dir: str | None = None,
-                 runs: Sequence[RunRef] = (), compare_paths: Sequence[Path] = (), can_go_back: bool = False) -> None:
+                 runs: Sequence[RunRef] = (), compare_paths: Sequence[Path] = (), can_go_back: bool = False,
+                 parallel: int | None = None, resume: bool = False) -> None:
         super().__init__()
         self.plan = plan
         self.race_dir = Path(race_dir) if race_dir else None
         self.data_dir = data_dir
         self.compare_paths = list(compare_paths)
         self.can_go_back = can_go_back
+        self.parallel = parallel
+        self.resume_on_start = resume
         self.live = plan is not None
         if plan is not None:
             assert self.race_dir is not None
@@ -101,28 +148,45 @@ class CompareScreen(Screen):
         self.runs = list(runs)
         self.standings: dict[str, Standing] = {r.name: Standing(r.name, r.run_dir) for r in self.runs}
         self.run_colors = {r.name: PALETTE[i % len(PALETTE)] for i, r in enumerate(self.runs)}
+        self.run_markers = {r.name: MARKERS[i % len(MARKERS)] for i, r in enumerate(self.runs)}
         self.race: Race | None = None
         self.race_running = False
         self.race_error = ""
+        self.interrupted = False
         self.current: str | None = None
         self.current_index = -1
+        self.layout_mode = ""  # set from the size on mount: "compact" (one view at a time) or "full"
+        self.view = "board"
+        self._follow_leader = True  # the cursor sits on the leader until the user moves it
         self._quitting = False
         self._tails: dict[str, runlog.MetricsTail] = {}
         self._watch_notes: list[str] = []  # read-only mode: gone writers, skipped records
 
     # ---- widgets ----
     def compose(self) -> ComposeResult:
-        with Horizontal(id="compare-charts"):
-            yield OverlayLossChart(id="compare-loss", classes="panel")
-            yield OverlayAccuracyChart(id="compare-acc", classes="panel")
-        yield Leaderboard(id="compare-board", classes="panel")
-        with Horizontal(id="compare-detail"):
-            with VerticalScroll(id="compare-samples", classes="panel"):
-                yield SampleGrid(id="compare-digits")
-            with VerticalScroll(id="compare-confusion", classes="panel"):
-                yield ConfusionMatrix(id="compare-matrix")
+        yield Tabs(*(Tab(f"{i} {VIEW_TITLES[v]}", id=f"ctab-{v}") for i, v in enumerate(VIEWS, 1)), id="compare-tabs")
+        with Vertical(id="compare-body"):
+            with Horizontal(id="compare-charts", classes="cview"):
+                yield OverlayLossChart(id="compare-loss", classes="panel")
+                yield OverlayAccuracyChart(id="compare-acc", classes="panel")
+            yield Static(self._legend(), id="compare-legend", classes="cview")
+            yield Leaderboard(id="compare-board", classes="panel cview")
+            with Horizontal(id="compare-detail", classes="cview"):
+                with VerticalScroll(id="compare-samples", classes="panel cview"):
+                    yield SampleGrid(id="compare-digits")
+                with VerticalScroll(id="compare-confusion", classes="panel cview"):
+                    yield ConfusionMatrix(id="compare-matrix")
         yield Static("", id="compare-status")
         yield Footer()
+
+    def _legend(self) -> Text:
+        """Marker and name of each run in its colour: outside the plots, so no curve is hidden."""
+        legend = Text()
+        for name in self.run_colors:
+            if legend:
+                legend.append("   ")
+            legend.append(f"{self.run_markers[name]} {name}", style=f"bold {rich_color(self.run_colors[name])}")
+        return legend
 
     @property
     def leaderboard(self) -> Leaderboard:
@@ -142,19 +206,65 @@ class CompareScreen(Screen):
         board = self.leaderboard
         board.border_title = (f"leaderboard: {self.plan.field} race" if self.plan else "leaderboard")
         board.run_colors = dict(self.run_colors)
-        for name, color in self.run_colors.items():  # one colour per run, in the order given
-            self.loss_chart.add(name, [], [], color=color)
-            self.acc_chart.add(name, [], [], color=color, marker="hd")
+        board.run_markers = dict(self.run_markers)
+        for name, color in self.run_colors.items():  # one colour and one marker per run, in the order given
+            self.loss_chart.add(name, [], [], color=color, marker=self.run_markers[name])
+            self.acc_chart.add(name, [], [], color=color, marker=self.run_markers[name])
         board.show(list(self.standings.values()))
         if self.runs:
-            board.select(self.runs[0].name)
+            board.select(board.order[0])
+        board.focus()
+        self.set_view(self.view)
+        self.set_layout(layout_for(*self.size) if self.size.width else "compact")
         if self.live:
-            self._start_race()
+            if self.resume_on_start:
+                self._load_history()
+            self._start_race(resume=self.resume_on_start)
         else:
             self._tails = {r.name: runlog.MetricsTail(r.run_dir / runlog.METRICS_FILE) for r in self.runs}
             self.poll()
             self.set_interval(POLL_S, self.poll)
         self._update_status()
+
+    # ---- layout: one view at a time below 110x30, like the main screen ----
+    def on_resize(self, event: Resize) -> None:
+        self.set_layout(layout_for(event.size.width, event.size.height))
+
+    def set_layout(self, mode: str) -> None:
+        new = "compact" if mode == "compact" else "full"
+        if new != self.layout_mode:
+            self.layout_mode = new
+            self.set_class(new == "compact", "-compact")
+            self.refresh_bindings()  # keys 1-4 apply only to the one-view layout
+
+    def set_view(self, view: str) -> None:
+        self.view = view
+        for name in VIEWS:
+            self.set_class(name == view, f"-cview-{name}")
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"ctab-{view}":
+            tabs.active = f"ctab-{view}"
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab is not None and event.tab.id:
+            view = event.tab.id.removeprefix("ctab-")
+            if view != self.view:
+                self.set_view(view)
+
+    def action_view(self, view: str) -> None:
+        self.set_view(view)
+
+    def action_ascii_digits(self) -> None:
+        self.query_one(SampleGrid).toggle_ascii()
+
+    def action_help(self) -> None:
+        """The keys that apply now (read from BINDINGS, so the list cannot drift), then the widgets' keys."""
+        rows = [(b.key, b.tooltip or b.description) for b in self.BINDINGS
+                if not b.action.startswith(("help", "view")) and self.check_action(b.action, ()) is not False]
+        if self.layout_mode == "compact":
+            rows.append(("1 2 3 4", "show the leaderboard, the charts, the digits or the matrix"))
+        self.app.push_screen(HelpScreen(rows, extra=COMPARE_KEYS, title="compare view keys"))
 
     # ---- feeding events in ----
     def apply(self, name: str, events: Sequence[Event]) -> None:
@@ -182,6 +292,7 @@ class CompareScreen(Screen):
         if epochs:
             self.acc_chart.refresh()
         self.leaderboard.show(list(self.standings.values()))
+        self._follow()
         if name == self.leaderboard.selected and any(isinstance(e, (SamplesEvent, ConfusionEvent, ConfigEvent))
                                                      for e in events):
             self._show_detail(name)
@@ -223,12 +334,32 @@ class CompareScreen(Screen):
     @on(EntrantStarted)
     def _on_entrant_started(self, message: EntrantStarted) -> None:
         self.current, self.current_index = message.name, message.index
-        self.leaderboard.select(message.name)  # follow the race; the cursor can still pick any other run
         self._update_status()
+
+    def _follow(self) -> None:
+        """Keep the cursor on the leader until the user picks a run."""
+        board = self.leaderboard
+        if self._follow_leader and board.order and board.selected != board.order[0]:
+            board.select(board.order[0])
 
     @on(Leaderboard.Selected)
     def _on_selected(self, message: Leaderboard.Selected) -> None:
+        if message.by_user:
+            self._follow_leader = False
         self._show_detail(message.name)
+
+    def _load_history(self) -> None:
+        """A race being finished: what each entrant did before, read back from its log."""
+        for ref in self.runs:
+            try:
+                events = runlog.read_events(ref.run_dir)
+            except (runlog.RunDirError, OSError):
+                continue
+            self.apply(ref.name, events)
+            standing = self.standings[ref.name]
+            if standing.status == RUNNING:
+                standing.status = "unfinished"
+        self.leaderboard.show(list(self.standings.values()))
 
     def _show_detail(self, name: str) -> None:
         standing = self.standings.get(name)
@@ -253,6 +384,8 @@ class CompareScreen(Screen):
             assert self.plan is not None
             if self.race_error:
                 head = f"✗ race could not start: {self.race_error}"
+            elif self.race_running and self.race is not None and len(self.race.running) > 1:
+                head = f"▶ {self.plan.field} race · {len(self.race.running)} training at once · {done}/{total} ended"
             elif self.race_running and self.current:
                 s = self.standings[self.current]
                 rate = f" · {s.last_rate:,.0f} samples/s" if s.last_rate else ""
@@ -260,6 +393,8 @@ class CompareScreen(Screen):
                         f"epoch {max(s.epoch_reached, 1)}/{s.planned_epochs or '?'}{rate}")
             elif self.race_running:
                 head = f"▶ {self.plan.field} race · loading data"
+            elif self.interrupted:
+                head = f"■ {self.plan.field} race stopped · {done}/{total} ended · r finishes it"
             else:
                 head = f"■ {self.plan.field} race over · {done}/{total} entrants ended"
             where = f" · {self.race_dir}"
@@ -270,11 +405,14 @@ class CompareScreen(Screen):
         self.query_one("#compare-status", Static).update(head + where)
 
     # ---- the live race ----
-    def _start_race(self) -> None:
+    def _start_race(self, resume: bool = False) -> None:
         assert self.plan is not None and self.race_dir is not None
         self.race = Race(self.plan, self.race_dir, data_dir=self.data_dir, sinks_for=self._sinks_for,
-                         on_entrant=lambda i, e: self.post_message(EntrantStarted(i, e.name)))
+                         on_entrant=lambda i, e, slot: self.post_message(EntrantStarted(i, e.name, slot.label)),
+                         parallel=self.parallel, resume=resume)
         self.race_running = True
+        self.interrupted = False
+        self.refresh_bindings()
         self._run_race(self.race)
 
     def _sinks_for(self, entrant) -> list:
@@ -304,6 +442,7 @@ class CompareScreen(Screen):
     def _on_race_finished(self, message: RaceFinished) -> None:
         self.race_running = False
         self.race_error = message.error
+        self.interrupted = not message.error and self.resumable()  # read from disk once, as the race ends
         if message.error:
             self.notify(message.error, title="The race could not start", severity="error", timeout=30)
             if isinstance(self.app, CompareApp):
@@ -314,7 +453,10 @@ class CompareScreen(Screen):
             except OSError as exc:
                 self.notify(f"cannot write {self.race_dir / LEADERBOARD_FILE}: {exc}", severity="error")
             failed = [s.name for s in self.standings.values() if s.status == "failed"]
-            if failed:
+            if self.interrupted:
+                self.notify(f"finish it with r, or later with mnist-tui --resume {self.race_dir}", title="Race stopped",
+                            timeout=15)
+            elif failed:
                 self.notify(f"{', '.join(failed)} failed: {self.standings[failed[0]].reason}", title="Race over",
                             severity="warning", timeout=15)
             else:
@@ -327,20 +469,36 @@ class CompareScreen(Screen):
 
     # ---- keys ----
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what applies now is shown and accepted."""
         if action in ("skip", "stop_race"):
             return self.race_running and self.race is not None and not self.race.stop_requested
+        if action == "resume_race":
+            return self.live and not self.race_running and not self.race_error and self.interrupted
         if action == "back":
             return self.can_go_back and not self.race_running
+        if action == "view":
+            return self.layout_mode == "compact"
         return True
+
+    def resumable(self) -> bool:
+        """Whether --resume would train anything: an entrant stopped, interrupted or never started.
+        Reads every entrant's log: asked once when a race ends, never from check_action."""
+        return self.live and any(entrant_action(ref.run_dir)[0] != KEEP for ref in self.runs)
 
     def action_skip(self) -> None:
         if self.race is not None and self.race_running:
-            self.race.skip("skipped from the app")
+            selected = self.leaderboard.selected
+            self.race.skip("skipped from the app", name=selected if selected in self.race.running else None)
 
     def action_stop_race(self) -> None:
         if self.race is not None and self.race_running:
             self.race.stop("stopped", "race stopped from the app")
             self.refresh_bindings()
+
+    def action_resume_race(self) -> None:
+        if self.live and not self.race_running and self.interrupted:
+            self._start_race(resume=True)
+            self._update_status()
 
     def action_export(self) -> None:
         from core.race_console import default_export_dir  # the CLI's rule: a race exports into RACE_DIR/export
@@ -363,7 +521,8 @@ class CompareScreen(Screen):
             if self._quitting:
                 return
             self._quitting = True
-            self.race.stop("interrupted", "quit from the app; continue an entrant with mnist-tui --resume ENTRANT_DIR")
+            self.app.race_resume_hint = f"mnist-tui --resume {self.race_dir}"  # printed once the terminal is back
+            self.race.stop("interrupted", f"quit from the app; finish the race with mnist-tui --resume {self.race_dir}")
             self.query_one("#compare-status", Static).update("■ saving the running entrant's checkpoint, then quitting")
             return
         self.app.exit(return_code=_exit_code(self.app))
@@ -382,9 +541,13 @@ class CompareApp(HangupExit, App[int]):
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(self, *, plan: RacePlan | None = None, race_dir: Path | None = None, data_dir: str | None = None,
-                 compare_paths: Sequence[Path] = (), handle_signals: bool = False) -> None:
+                 compare_paths: Sequence[Path] = (), handle_signals: bool = False, parallel: int | None = None,
+                 resume_race: bool = False) -> None:
         super().__init__()
         self.plan = plan
+        self.parallel = parallel
+        self.resume_race = resume_race
+        self.race_resume_hint = ""
         self.race_dir = race_dir
         self.data_dir = data_dir
         self.compare_paths = list(compare_paths)
@@ -397,7 +560,8 @@ class CompareApp(HangupExit, App[int]):
             from core.race import create_race_dir
 
             race_dir = self.race_dir or create_race_dir(self.plan)
-            return CompareScreen(plan=self.plan, race_dir=race_dir, data_dir=self.data_dir)
+            return CompareScreen(plan=self.plan, race_dir=race_dir, data_dir=self.data_dir, parallel=self.parallel,
+                                 resume=self.resume_race)
         return CompareScreen(runs=resolve_runs(self.compare_paths), compare_paths=self.compare_paths)
 
     def on_ready(self) -> None:

@@ -60,9 +60,9 @@ def farewell(app: Any) -> list[str]:
 
 def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_dir: str | None = None,
            resume: bool = False, watch: Path | None = None, race=None, compare: list[Path] | None = None,
-           given: Sequence[str] = (), preset: str | None = None) -> int:
+           given: Sequence[str] = (), preset: str | None = None, parallel: int | None = None) -> int:
     """`given`: the config options named on the command line (kept when a preset is chosen);
-    `preset`: --preset, if given (else the form opens on DEFAULT_PRESET)."""
+    `preset`: --preset, if given (else the form opens on DEFAULT_PRESET); `parallel`: a race's --parallel."""
     served = bool(os.environ.get("TEXTUAL_DRIVER"))  # a browser tab's app (--serve): its stdout is the websocket's
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         sys.stderr.write(f"{PROG}: error: the app needs a terminal; use --no-ui to train without one\n")
@@ -72,8 +72,9 @@ def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_di
         from tui.compare import CompareApp
 
         compare_app = CompareApp(plan=race, race_dir=run_dir, data_dir=data_dir, compare_paths=compare or [],
-                                 handle_signals=True)
+                                 handle_signals=True, parallel=parallel, resume_race=resume and race is not None)
         compare_app.run()
+        _print_resume_hint(compare_app)
         return compare_app.return_code or compare_app.finish_code()
     from tui.app import MnistApp
 
@@ -89,4 +90,15 @@ def launch(config: RunConfig | None = None, run_dir: Path | None = None, data_di
             print(line, flush=True)
     except OSError:  # the terminal went away (SIGHUP): the run directory still has it all
         pass
+    _print_resume_hint(app)
     return app.return_code or 0
+
+
+def _print_resume_hint(app) -> None:
+    """A race stopped by quitting (q, Ctrl-C, SIGTERM): say how to finish it, once the terminal is back."""
+    hint = getattr(app, "race_resume_hint", "")
+    if hint:
+        try:
+            sys.stderr.write(f"{PROG}: race interrupted; finish it with {hint}\n")
+        except OSError:  # the terminal went away (SIGHUP): the entrants' checkpoints are saved all the same
+            pass

@@ -1,12 +1,17 @@
 """Starting a race from the app: a dialog that turns the form's settings into a RacePlan.
 
-The dialog asks for the field to race and its values, checks them with core.race.plan_race
-(the same words as `--race` on the command line), and the app then opens the compare view
-on a live race. Only `start_race_from_app` touches the main app, through its public parts.
+The dialog asks for the field to race, its values and how many entrants train at once,
+checks them with core.race.plan_race (the same words as `--race` on the command line), and
+the app then opens the compare view on a live race. It proposes short races (two or three
+values: every optimizer at once is hours on a CPU) and remembers the last race asked for in
+this app, values and all. Only `start_race_from_app` touches the main app, through its public
+parts.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on
@@ -20,25 +25,58 @@ from core.config import SETTING, ConfigError, RunConfig
 from core.race import MAX_ENTRANTS, RACE_FIELDS, RacePlan, create_race_dir, plan_race
 from core.runlog import RunDirError
 
-SUGGESTIONS = {name: SETTING[name].race_values for name in RACE_FIELDS}  # from core's config schema
+# Short races to start from (each entrant is a whole training run: every optimizer at once is hours
+# on a CPU): the schema's suggestions, cut to their first three values.
+SUGGESTIONS = {name: ",".join(SETTING[name].race_values.split(",")[:3]) for name in RACE_FIELDS}
 OWN_LR, FORM_LR = "own", "form"
 
 
-class RaceDialog(ModalScreen["RacePlan | None"]):
-    """Field + values (+ the lr rule for optimizer races); dismisses with a RacePlan or None."""
+@dataclass(frozen=True)
+class RaceRequest:
+    """What the dialog hands back: the plan, and how many entrants at once (None: the default)."""
+
+    plan: RacePlan
+    parallel: int | None = None
+
+
+@dataclass(frozen=True)
+class LastRace:
+    """The dialog's fields as the user last submitted them."""
+
+    field: str
+    values: str
+    lr: str = OWN_LR
+    parallel: str = ""
+
+
+def parse_parallel(text: str) -> int | None:
+    """'' or 'auto' -> None (the default); else a whole number >= 1, in core's words otherwise."""
+    text = text.strip().lower()
+    if text in ("", "auto"):
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"invalid entrants at once {text!r}: a whole number from 1, or empty for the default")
+    return int(text)
+
+
+class RaceDialog(ModalScreen["RaceRequest | None"]):
+    """Field + values (+ the lr rule for optimizer races) + entrants at once; dismisses with a
+    RaceRequest or None. `last` refills it with the previous race."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     DEFAULT_CSS = """
-    RaceDialog #race-dialog { width: 84; }
+    RaceDialog #race-dialog { width: 84; max-width: 100%; }
     RaceDialog #race-grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: 1; grid-gutter: 1 1; height: auto; }
     RaceDialog #race-error { color: $error; height: auto; }
     """
 
-    def __init__(self, base: RunConfig, field: str = "optimizer") -> None:
+    def __init__(self, base: RunConfig, field: str = "optimizer", last: LastRace | None = None) -> None:
         super().__init__()
         self.base = base
-        self.field = field
+        self.last = last
+        self.field = last.field if last is not None else field
+        self.submitted: LastRace | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="race-dialog", classes="dialog"):
@@ -48,11 +86,15 @@ class RaceDialog(ModalScreen["RacePlan | None"]):
                 yield Select([(f, f) for f in RACE_FIELDS], value=self.field, allow_blank=False, compact=True,
                              id="race-field")
                 yield Label("Values")
-                yield Input(SUGGESTIONS.get(self.field, ""), compact=True, id="race-values")
+                yield Input(self.last.values if self.last else SUGGESTIONS.get(self.field, ""), compact=True,
+                            id="race-values")
                 yield Label("Learning rate", id="race-lr-label")
                 yield Select([("each optimizer's own (sgd 0.1, adam 0.001, ...)", OWN_LR),
                               (f"the form's, {self.base.lr:g}, for all", FORM_LR)],
-                             value=OWN_LR, allow_blank=False, compact=True, id="race-lr")
+                             value=self.last.lr if self.last else OWN_LR, allow_blank=False, compact=True, id="race-lr")
+                yield Label("At once")
+                yield Input(self.last.parallel if self.last else "", compact=True, id="race-parallel",
+                            placeholder=f"auto: one per GPU, else one per CPU core ({os.cpu_count() or 1} here)")
             yield Static("", id="race-error")
             yield Label(f"comma-separated, 2 to {MAX_ENTRANTS} values; VALUE@LR gives one entrant its own lr · "
                         f"enter starts · escape cancels", classes="dialog-hint")
@@ -84,14 +126,19 @@ class RaceDialog(ModalScreen["RacePlan | None"]):
         return plan_race(self.base, f"{field}={values}", lr)
 
     @on(Input.Submitted, "#race-values")
+    @on(Input.Submitted, "#race-parallel")
     @on(Button.Pressed, "#race-start")
     def _submit(self) -> None:
+        parallel_text = self.query_one("#race-parallel", Input).value
         try:
             plan = self.plan()
+            parallel = parse_parallel(parallel_text)
         except ConfigError as exc:
             self.query_one("#race-error", Static).update(str(exc))
             return
-        self.dismiss(plan)
+        self.submitted = LastRace(plan.field, self.query_one("#race-values", Input).value,
+                                  str(self.query_one("#race-lr", Select).value), parallel_text.strip())
+        self.dismiss(RaceRequest(plan, parallel))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -116,14 +163,18 @@ def start_race_from_app(app) -> None:
         return
     runs_base = app.cli_run_dir.parent if app.cli_run_dir is not None else Path("runs")
 
-    def chosen(plan: RacePlan | None) -> None:
-        if plan is None:
+    dialog = RaceDialog(base, last=getattr(app, "last_race", None))
+
+    def chosen(request: RaceRequest | None) -> None:
+        if request is None:
             return
+        app.last_race = dialog.submitted  # the next race dialog of this app starts from this one
         try:
-            race_dir = create_race_dir(plan, runs_base)
+            race_dir = create_race_dir(request.plan, runs_base)
         except RunDirError as exc:
             app.notify(str(exc), title="Cannot race", severity="error")
             return
-        app.push_screen(CompareScreen(plan=plan, race_dir=race_dir, data_dir=app.data_dir, can_go_back=True))
+        app.push_screen(CompareScreen(plan=request.plan, race_dir=race_dir, data_dir=app.data_dir, can_go_back=True,
+                                      parallel=request.parallel))
 
-    app.push_screen(RaceDialog(base), chosen)
+    app.push_screen(dialog, chosen)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -36,9 +38,12 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,question_mark,f1,q", "dismiss", "Close")]
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    def __init__(self, bindings: list[tuple[str, str]], extra: Sequence[tuple[str, str]] = FORM_KEYS,
+                 title: str = f"{PROG} keys") -> None:
         super().__init__()
         self.bindings = bindings
+        self.extra = extra  # keys of widgets (the form's, or the compare view's leaderboard and tabs)
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
@@ -47,10 +52,10 @@ class HelpScreen(ModalScreen[None]):
         for keys, description in self.bindings:
             table.add_row(key_label(keys), description)
         table.add_row("", "")
-        for keys, description in FORM_KEYS:
+        for keys, description in self.extra:
             table.add_row(keys, description)
         with Vertical(id="help-dialog", classes="dialog"):
-            yield Label(f"{PROG} keys", classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(table, id="help-table")
             yield Label("up/down scroll · escape or ? closes this help", classes="dialog-hint")

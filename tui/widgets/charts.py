@@ -71,6 +71,7 @@ class SeriesChart(PlotextPlot):
     DEFAULT_CSS = """
     SeriesChart { width: 1fr; height: 1fr; min-height: 6; }
     """
+    INLINE_LEGEND = True  # plotext's legend, drawn over the plot; the compare view draws its own outside
 
     def __init__(self, *, xlabel: str, ylabel: str = "", empty: str = "waiting for data",
                  id: str | None = None, classes: str | None = None) -> None:
@@ -150,7 +151,7 @@ class SeriesChart(PlotextPlot):
             if not series.xs:
                 continue
             xs, ys = bucket(series.xs, series.ys, width * 2)
-            label = name if len(self.series) > 1 else None
+            label = name if len(self.series) > 1 and self.INLINE_LEGEND else None
             plt.plot(xs, ys, marker=series.marker, color=series.color, label=label)
             drawn = True
         if not drawn:
