@@ -76,6 +76,14 @@ def data_dir_path(text: str | None) -> str | None:
     return expanded
 
 
+def _whole_number(text: str) -> int:
+    """--parallel and --entrant: a whole number (their ranges depend on the race, checked there)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number {text[:40]!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     preset_names = ", ".join(PRESETS)
     parser = OneLineParser(
@@ -107,10 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="train the same model, data order and seed once per value of one setting (2-8 values), "
                            "e.g. optimizer=sgd,momentum,adam,radam or init=xavier,kaiming,lecun; VALUE@LR sets an "
                            "entrant's lr")
-    mode.add_argument("--parallel", type=_int, metavar="N",
+    mode.add_argument("--parallel", type=_whole_number, metavar="N",
                       help="with --race or --resume RACE_DIR: train up to N entrants at once, each in its own process "
                            "(default: one per GPU; on a CPU one per core, the cores shared out)")
-    mode.add_argument("--entrant", type=_int, metavar="K",
+    mode.add_argument("--entrant", type=_whole_number, metavar="K",
                       help="with --race ... --no-ui --run-dir RACE_DIR: train only entrant K (0-based) of the race "
                            "into RACE_DIR, e.g. --entrant $SLURM_ARRAY_TASK_ID; the others may train elsewhere")
     mode.add_argument("--compare", nargs="+", metavar="RUN_DIR",

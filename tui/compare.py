@@ -454,7 +454,7 @@ class CompareScreen(Screen):
                 self.notify(f"cannot write {self.race_dir / LEADERBOARD_FILE}: {exc}", severity="error")
             failed = [s.name for s in self.standings.values() if s.status == "failed"]
             if self.interrupted:
-                self.notify(f"finish it with r, or later with mnist-tui --resume {self.race_dir}", title="Race stopped",
+                self.notify(f"finish it with r, or later with {PROG} --resume {self.race_dir}", title="Race stopped",
                             timeout=15)
             elif failed:
                 self.notify(f"{', '.join(failed)} failed: {self.standings[failed[0]].reason}", title="Race over",
@@ -521,8 +521,8 @@ class CompareScreen(Screen):
             if self._quitting:
                 return
             self._quitting = True
-            self.app.race_resume_hint = f"mnist-tui --resume {self.race_dir}"  # printed once the terminal is back
-            self.race.stop("interrupted", f"quit from the app; finish the race with mnist-tui --resume {self.race_dir}")
+            self.app.race_resume_hint = f"{PROG} --resume {self.race_dir}"  # printed once the terminal is back
+            self.race.stop("interrupted", f"quit from the app; finish the race with {PROG} --resume {self.race_dir}")
             self.query_one("#compare-status", Static).update("■ saving the running entrant's checkpoint, then quitting")
             return
         self.app.exit(return_code=_exit_code(self.app))
