@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -35,7 +36,7 @@ from core.race import Race, plan_race  # noqa: E402
 RESULT_COLUMNS = (0, 1, 2, 3, 4, 5, 6, 9)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="mlp-bn-adam")
     parser.add_argument("--race", default="optimizer=sgd,momentum,adam,radam")
@@ -47,7 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", default=str(common.DEFAULT_DATA_DIR))
     parser.add_argument("--note", action="append", default=[], help="a line to add to the facts (e.g. who else used the machine)")
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "race-parallel-cpu.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.parallel < 2 or args.rounds < 1 or args.epochs < 1:
         parser.error("--parallel must be at least 2, --rounds and --epochs at least 1")
     return args
@@ -76,8 +77,8 @@ def run_race(plan, parallel: int, bundles, data_dir: str, load: common.LoadLog) 
             "devices": labels}
 
 
-def main() -> int:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     device = resolve_device(args.device)
     try:
         base = preset_config(args.preset).with_overrides(epochs=args.epochs, train_size=args.train_size,

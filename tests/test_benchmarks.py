@@ -201,12 +201,13 @@ def test_app_overhead_interval_of_the_median_is_order_statistics_with_binomial_c
     assert median_interval([0.97]) == (0.97, 0.97)
 
 
-def test_race_parallel_script_times_both_schedules_and_checks_the_leaderboards(torchvision_data, tmp_path) -> None:
+def test_race_parallel_script_times_both_schedules_and_checks_the_leaderboards(torchvision_data, tmp_path,
+                                                                               in_process) -> None:
     out = tmp_path / "race-parallel.md"
-    proc = run_script("race_parallel.py", "--preset", "fashion-mlp", "--race", "seed=1,2", "--epochs", "1",
+    code = in_process("race_parallel.py", "--preset", "fashion-mlp", "--race", "seed=1,2", "--epochs", "1",
                       "--train-size", "200", "--data-dir", str(torchvision_data / "FashionMNIST" / "raw"),
                       "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     text = out.read_text()
     assert "identical" in text and "**yes**" in text  # the parallel race is the same race, bit for bit
     rows = table_rows(text)
