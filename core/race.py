@@ -392,24 +392,8 @@ def check_same_race(race_dir: Path, plan: RacePlan) -> None:
 
 
 def entrant_in_use(run_dir: Path) -> bool:
-    """Whether a live process holds this entrant's run-dir lock (the lock core.runlog.RunLog takes)."""
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    try:
-        fd = os.open(run_dir / runlog.METRICS_FILE, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing drops the probe's own shared lock
-    return False
+    """Whether a live process holds this entrant's run-dir lock (core.runlog's)."""
+    return runlog.writer_pid(run_dir) is not None
 
 
 # ---- what a resumed race does with each entrant ----
