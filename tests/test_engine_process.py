@@ -67,6 +67,34 @@ def test_pause_lr_resume_stop_reach_the_running_process(tiny_data, tmp_path):
     assert end.epoch < 500
 
 
+def test_controls_sent_before_start_wait_in_the_pipe_and_apply_in_order(tiny_data, tmp_path):
+    """The engine exists from the moment the user presses s; a pause and a stop sent before the child
+    is even forked must still land (this replaced tui/control.py's queue)."""
+    run_dir = tmp_path / "run"
+    engine = EngineProcess(small(epochs=500), run_dir, data_dir=str(tiny_data))
+    engine.pause()
+    engine.set_lr(0.02)
+    engine.stop("stopped", "stopped before it began")
+    engine.start()
+    seen = list(engine.events())
+    assert engine.end is not None and (engine.end.status, engine.end.reason) == ("stopped", "stopped before it began")
+    assert seen[-1] == engine.end and engine.end.step <= 1  # the Trainer reads controls after each step
+    assert any(isinstance(e, StateEvent) and e.lr == 0.02 for e in seen)
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == engine.end.step
+    with pytest.raises(RuntimeError, match="runs once"):
+        engine.start()
+
+
+def test_commands_and_replies_are_typed_and_survive_the_pipe():
+    import pickle
+
+    from core.engine_process import EndReply, EventReply, Pause, SetLr, Stop
+
+    end = EndEvent(status="finished", reason="done", epoch=1, step=2, time=3.0)
+    for message in (Pause(), SetLr(0.1), Stop("interrupted", "quit"), EventReply(end), EndReply(end, True)):
+        assert pickle.loads(pickle.dumps(message)) == message
+
+
 def test_the_app_going_away_stops_the_run_and_keeps_its_checkpoint(tiny_data, tmp_path):
     """The app's end of the command pipe closing (the app crashed or was killed) is a stop, not lost work."""
     run_dir = tmp_path / "run"
