@@ -38,6 +38,7 @@ class LogLine:
     time: float
     text: str
     kind: str
+    short: str = ""  # a shorter form for a narrow log (a step line without its samples/s)
 
 
 @dataclass
@@ -49,7 +50,6 @@ class RunModel(Standing):
     current_lr: float | None = None  # the learning rate in force (Standing.lr is the configured one)
     state: str = "waiting"
     end: EndEvent | None = None
-    malformed: int = 0
     clock: float = 0.0  # the run's own time of its latest record (paused time excluded)
     generation: int = 0
     log: list[LogLine] = field(default_factory=list)
@@ -66,7 +66,7 @@ class RunModel(Standing):
             self.last_step, self.current_lr, self.clock = event, event.lr, event.time
             if self.state in (EVALUATING, "waiting"):
                 self.state = RUNNING
-            self._add_log(event.time, step_line(event), "step")
+            self._add_log(event.time, step_line(event), "step", step_line(event, rate=False))
         elif isinstance(event, EpochEvent):
             self.clock = event.time
             self._add_log(event.time, epoch_line(event, self.test_size), "epoch")
@@ -130,8 +130,8 @@ class RunModel(Standing):
     def samples_per_s_now(self) -> float:
         return self.last_step.samples_per_s if self.last_step is not None else 0.0
 
-    def _add_log(self, time: float, text: str, kind: str) -> None:
-        self.log.append(LogLine(time, text, kind))
+    def _add_log(self, time: float, text: str, kind: str, short: str = "") -> None:
+        self.log.append(LogLine(time, text, kind, short))
         self.log_total += 1
         if len(self.log) > 2 * LOG_LIMIT:  # trimmed in chunks: a slice per line would cost O(n) each step
             del self.log[:-LOG_LIMIT]
