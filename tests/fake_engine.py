@@ -24,14 +24,15 @@ _DONE = object()
 class ScriptedEngine:
     """A run of `epochs` x `steps_per_epoch` steps whose events are made up, in a Trainer's order.
 
-    `gate`: if given, each step waits for it to be set (a test paces the run); `fail_at`: the
+    `gate`: if given, a threading.Semaphore each step takes one permit of (the test paces the run
+    by releasing steps); `fail_at`: the
     run ends "failed" at that step, as a non-finite loss would end it.
     """
 
     created: list["ScriptedEngine"] = []
 
     def __init__(self, spec: Any, data_dir: str | None = None, data: Any = None, *, steps_per_epoch: int = 5,
-                 gate: threading.Event | None = None, fail_at: int | None = None,
+                 gate: threading.Semaphore | None = None, fail_at: int | None = None,
                  start_error: BaseException | None = None) -> None:
         self.spec = spec
         self.config = spec.config
@@ -99,7 +100,7 @@ class ScriptedEngine:
         for epoch in range(1, config.epochs + 1):
             for batch in range(1, spe + 1):
                 if self.gate is not None:
-                    self.gate.wait(60)
+                    self.gate.acquire(timeout=60)
                 yield from self._controls(step, clock)
                 if self._stop is not None:
                     yield self._finish(self._stop[0], self._stop[1], epoch, step, clock)

@@ -19,7 +19,7 @@ from typing import Callable, Generic, TypeVar
 
 from textual.message import Message
 
-from core.events import ConfigEvent, EndEvent, Event, StateEvent
+from core.events import ConfigEvent, EndEvent, Event, StateEvent, StepEvent
 from tui.messages import EventsWaiting
 
 Post = Callable[[Message], object]
@@ -51,7 +51,15 @@ class Inbox(Generic[Item]):
 
 
 class EventInbox(Inbox[Event]):
-    """A `core.events.Sink` for one run: `inbox(event)` from the worker, `drain()` on the UI thread."""
+    """A `core.events.Sink` for one run: `inbox(event)` from the worker, `drain()` on the UI thread.
+
+    The run's first step record wakes the clock too: the first sign of training should not wait a beat."""
+
+    def __init__(self, post: Post) -> None:
+        super().__init__(post)
+        self._stepped = False
 
     def __call__(self, event: Event) -> None:
-        self.put(event, urgent=isinstance(event, URGENT))
+        first_step = not self._stepped and isinstance(event, StepEvent)
+        self._stepped |= first_step
+        self.put(event, urgent=first_step or isinstance(event, URGENT))
