@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import signal
 from pathlib import Path
 
@@ -37,6 +40,17 @@ def test_a_finished_run_reaches_the_sinks_in_the_order_of_its_log(tiny_data, tmp
     end = EngineProcess(small(), run_dir, [seen.append], data_dir=str(tiny_data)).run()
     assert end.status == "finished" and end.final_test_acc is not None
     assert [e.type for e in seen] == [r["type"] for r in records(run_dir)]
+    # plain values only: a torch object in an event (torch.__version__ is one) makes the app, which
+    # never imports torch, import it to read the event (seconds before the first step shows)
+    blocker = ("import pickle, sys\n"
+               "class Block:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] == 'torch':\n"
+               "            raise ImportError('the app must not need torch to read ' + name)\n"
+               "sys.meta_path.insert(0, Block())\n"
+               "print(len(pickle.loads(sys.stdin.buffer.read())))\n")
+    out = subprocess.run([sys.executable, "-c", blocker], input=pickle.dumps(seen), capture_output=True, timeout=60)
+    assert out.returncode == 0 and int(out.stdout) == len(seen), out.stderr.decode()[-500:]
     assert seen[0].type == "config" and seen[-1] == end
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
     assert not multiprocessing.active_children()
