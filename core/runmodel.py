@@ -69,6 +69,8 @@ class RunModel(Standing):
             self._add_log(event.time, step_line(event), "step", step_line(event, rate=False))
         elif isinstance(event, EpochEvent):
             self.clock = event.time
+            if self.state == EVALUATING:  # the epoch's record is the evaluation's result
+                self.state = RUNNING
             self._add_log(event.time, epoch_line(event, self.test_size), "epoch")
         elif isinstance(event, ConfigEvent):
             self.config_event, self.end, self.state = event, None, RUNNING

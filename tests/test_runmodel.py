@@ -74,6 +74,9 @@ def test_states_follow_pause_evaluation_and_end() -> None:
     assert model.state == "running"
     model.update(StateEvent(state="evaluating", step=10, time=1.0))
     assert model.state == "evaluating"
+    model.update(epoch(1, 0.7))
+    assert model.state == "running"
+    model.update(StateEvent(state="evaluating", step=10, time=1.0))
     model.update(step(11))
     assert model.state == "running"
     model.update(EndEvent(status="failed", reason="nan", epoch=2, step=11, time=2.0))
