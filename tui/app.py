@@ -127,6 +127,7 @@ class MnistApp(HangupExit, App[int]):
         self._clock = RedrawClock(self, self._beat)
         self._cli_run_dir_used = False
         self._exit_code = 0
+        self.quit_with_run = False  # q (or a signal) stopped a run: the shell gets a word on the way out
         self._stop_signal: int | None = None  # SIGTERM/SIGHUP that asked the app to leave, for the end record
         self._tail: runlog.MetricsTail | None = None
         self._watch_note = "read-only"
@@ -144,6 +145,21 @@ class MnistApp(HangupExit, App[int]):
         if self.lifecycle.phase is Phase.RUNNING and self.model.state == "evaluating":
             return "evaluating"
         return self.lifecycle.status_word
+
+    @property
+    def last_end(self) -> EndEvent | None:
+        """How the current or last run ended (its end record), from the run model."""
+        return self.model.end
+
+    @property
+    def last_run(self) -> RunSpec | None:
+        return self.run_spec
+
+    def apply_events(self, events: list[Event]) -> None:
+        """Fold a live run's events into the model and draw now (what the redraw clock's beat does)."""
+        self._fold_live(list(events))
+        self.view.draw()
+        self._show_state()
 
     @property
     def view(self) -> MainRunView:
@@ -193,6 +209,7 @@ class MnistApp(HangupExit, App[int]):
         if self.handle_signals:
             self.install_signal_handlers()
         self._view = self.view  # bound to the widgets now, while they are all there
+        self._view.model = self.model
         self._clock.start()
         if self.watch_dir is not None:
             self._start_watch()
@@ -354,6 +371,7 @@ class MnistApp(HangupExit, App[int]):
             self.notify("Still saving the checkpoint; the app closes as soon as it is written.")
             return
         self.lifecycle.fire(Trigger.QUIT)
+        self.quit_with_run = True
         assert self.run_spec is not None
         why = {signal.SIGHUP: "the terminal hung up (SIGHUP)", signal.SIGTERM: "stopped by SIGTERM"}.get(
             self._stop_signal, "quit from the app")
