@@ -256,6 +256,8 @@ class MnistApp(HangupExit, App[int]):
         status.state = self.run_status
         if self.watch_dir is not None:
             status.note = self._watch_note
+            if status.state == "unfinished":
+                status.eta_s = None  # nobody is training it
         elif self.lifecycle.phase is Phase.STARTING and self.model.config_event is None:
             status.note = "loading data" if self.torch_version else "loading torch and data"
         else:
