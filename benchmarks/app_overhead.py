@@ -129,7 +129,7 @@ async def run_in_app(app: MnistApp, run_dir: Path) -> Run:
     app.cli_run_dir, app._cli_run_dir_used = run_dir, False  # this run's directory, as --run-dir would
     start, cpu = time.perf_counter(), time.thread_time()
     app.action_start()
-    while app.control is not None or app.last_run is None or app.last_run.run_dir != run_dir:
+    while app.lifecycle.active or app.run_spec is None or app.run_spec.run_dir != run_dir:
         await asyncio.sleep(POLL_S)  # not pilot.pause(): that pokes every widget, the app would not
     share = (time.thread_time() - cpu) / (time.perf_counter() - start)
     assert app.run_status == "finished", app.run_log.plain_lines[-1:]

@@ -81,7 +81,9 @@ def library_versions() -> dict[str, str]:
         vision = metadata.version("torchvision")
     except metadata.PackageNotFoundError:
         vision = "not installed"
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": vision,
+    # str(): torch.__version__ is a TorchVersion, and pickling one to the app (core/engine_process.py)
+    # made the app import torch to read the run's first record: 10+ s before its first step showed
+    return {"python": platform.python_version(), "torch": str(torch.__version__), "torchvision": vision,
             "platform": platform.platform()}
 
 

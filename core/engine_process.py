@@ -1,4 +1,4 @@
-"""A Trainer in a child process, driven like one in a thread: the app's engine by default.
+"""A Trainer in a child process behind the one Engine interface: how every app run trains.
 
 Why a process: a Trainer in a thread of the app shares the app's GIL. Every torch call the
 training loop makes releases the GIL and must take it back; while the UI thread draws a chart
@@ -7,9 +7,20 @@ the app cost small models as much training time as the UI thread spent drawing: 
 2-core CPU (benchmarks/results/app_overhead.md, before this module). In its own process the
 trainer has its own interpreter and GIL, and the UI draws on another core.
 
-`EngineProcess` keeps the Trainer's interface (pause, resume, stop, set_lr, run, error), so the
-app's thread worker drives it exactly as it drove a Trainer: `run()` blocks in that worker,
-receiving the child's events over a pipe and handing each to the sinks in order.
+The one Engine interface (`Engine` below) is how the app drives every run, and how anything
+else may (a race entrant, a benchmark):
+
+    engine = EngineProcess(config, run_dir, data_dir=...)   # cheap: no process yet; any thread
+    engine.pause() / resume() / stop(status, reason) / set_lr(lr)   # any thread, any time, even
+                                       # before start(): commands wait in the pipe until the child reads them
+    engine.start()                     # forks the child (blocks while the forkserver imports torch, once)
+    for event in engine.events(): ... # blocks; every event of the run, in the order of its log
+    engine.end                         # the EndEvent, once events() is exhausted
+
+`events()` raises ConfigError when the run was refused (a usage error) and EngineCrash when the
+child died outside the Trainer's own error handling. `run()` does all of it, handing each event
+to the sinks, for callers that only want the end. Commands and replies are typed (the
+dataclasses below), never tuples, so both ends name what they send.
 
 The child is forked from a forkserver that has already imported torch and the engine, so a run
 starts in milliseconds instead of paying torch's import (2 s) again; the forkserver itself is
@@ -34,13 +45,87 @@ import sys
 import threading
 import traceback
 from multiprocessing.connection import Connection
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Protocol, Sequence, Union
 
 from core.config import ConfigError, RunConfig
 from core.events import EndEvent, Event, Sink
 
 PRELOAD = ["core.engine", "torch._dynamo"]  # torch, and the compiler its optimizers import on their first step: paid once, in the forkserver
+
+
+class Engine(Protocol):
+    """How a run is driven: what the app (and tests' fake engines) implement. See the module docstring."""
+
+    end: EndEvent | None
+    error: BaseException | None
+
+    def start(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None: ...
+    def set_lr(self, lr: float) -> None: ...
+    def events(self) -> Iterator[Event]: ...
+
+
+# ---- commands: parent -> child, applied to the child's Trainer ----
+@dataclass(frozen=True)
+class Pause:
+    def apply(self, trainer: Any) -> None:
+        trainer.pause()
+
+
+@dataclass(frozen=True)
+class Resume:
+    def apply(self, trainer: Any) -> None:
+        trainer.resume()
+
+
+@dataclass(frozen=True)
+class Stop:
+    status: str = "stopped"
+    reason: str = "stopped by the user"
+
+    def apply(self, trainer: Any) -> None:
+        trainer.stop(self.status, self.reason)
+
+
+@dataclass(frozen=True)
+class SetLr:
+    lr: float
+
+    def apply(self, trainer: Any) -> None:
+        trainer.set_lr(self.lr)
+
+
+Command = Union[Pause, Resume, Stop, SetLr]
+
+
+# ---- replies: child -> parent ----
+@dataclass(frozen=True)
+class EventReply:
+    event: Event
+
+
+@dataclass(frozen=True)
+class EndReply:
+    end: EndEvent
+    config_error: bool = False  # the run failed on an invalid setting (a usage error)
+
+
+@dataclass(frozen=True)
+class ConfigErrorReply:
+    message: str
+
+
+@dataclass(frozen=True)
+class CrashReply:
+    message: str
+    details: str = ""
+
+
+Reply = Union[EventReply, EndReply, ConfigErrorReply, CrashReply]
 
 
 class EngineCrash(RuntimeError):
@@ -98,7 +183,7 @@ def _real_stderr() -> Iterator[None]:
 
 
 class EngineProcess:
-    """Trainer(config, run_dir, sinks, ...) with the training loop in a child process."""
+    """A Trainer(config, run_dir, ...) in a child process, behind the Engine interface."""
 
     def __init__(self, config: RunConfig, run_dir: Path, sinks: Sequence[Sink] = (), *,
                  data_dir: str | None = None, data: Any = None, resume: bool = False,
@@ -110,35 +195,40 @@ class EngineProcess:
         self.data = data
         self.resume_requested = resume
         self.environ = dict(environ or {})  # set over the parent's environment in the child (a race's slot)
+        self.end: EndEvent | None = None
         self.error: BaseException | None = None
-        self.process: multiprocessing.process.BaseProcess | None = None  # while run() runs
+        self.process: multiprocessing.process.BaseProcess | None = None  # once started
         self._commands, self._child_commands = multiprocessing.Pipe()
+        self._events: Connection | None = None
         self._lock = threading.Lock()
 
-    # ---- controls: the same calls as Trainer's, sent to the child's listener ----
+    # ---- controls: typed commands to the child's listener (queued in the pipe until it reads them) ----
     def pause(self) -> None:
-        self._send("pause")
+        self._send(Pause())
 
     def resume(self) -> None:
-        self._send("resume")
+        self._send(Resume())
 
     def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None:
-        self._send("stop", status, reason)
+        self._send(Stop(status, reason))
 
     def set_lr(self, lr: float) -> None:
-        self._send("set_lr", lr)
+        self._send(SetLr(lr))
 
-    def _send(self, *command: Any) -> None:
+    def _send(self, command: Command) -> None:
         with self._lock:
             try:
                 self._commands.send(command)
             except OSError:
-                pass  # the child has ended; run() reports how
+                pass  # the child has ended; events() reports how
 
     # ---- the run ----
-    def run(self) -> EndEvent:
-        """Start the child, pass its events to the sinks until its end record, return that."""
+    def start(self) -> None:
+        """Fork the child from the forkserver (which is started first if need be: torch's import, once)."""
+        if self.process is not None:
+            raise RuntimeError("an EngineProcess runs once")
         events, child_events = multiprocessing.Pipe(duplex=False)
+        self._events = events
         process = self.process = _context().Process(
             target=_child_main, name=f"mnist-tui engine {self.run_dir.name}", daemon=False,
             args=(child_events, self._child_commands, os.getcwd(), {**os.environ, **self.environ}, self.config, str(self.run_dir),
@@ -147,31 +237,42 @@ class EngineProcess:
             process.start()
         child_events.close()  # the child holds its own copies; EOF on ours then means it is gone
         self._child_commands.close()
+
+    def events(self) -> Iterator[Event]:
+        """The child's events until its end record (then `self.end` is set); the child is reaped after."""
+        if self.process is None or self._events is None:
+            raise RuntimeError("start() the engine first")
+        events, process = self._events, self.process
         try:
-            return self._receive(events, process)
+            while True:
+                try:
+                    reply: Reply = events.recv()
+                except EOFError:
+                    process.join(timeout=10)
+                    raise EngineCrash(f"the training process ended without a result (exit code {process.exitcode})")
+                if isinstance(reply, EventReply):
+                    yield reply.event
+                elif isinstance(reply, EndReply):
+                    self.end = reply.end
+                    if reply.config_error:
+                        self.error = ConfigError(reply.end.reason)
+                    return
+                elif isinstance(reply, ConfigErrorReply):
+                    raise ConfigError(reply.message)
+                elif isinstance(reply, CrashReply):
+                    raise EngineCrash(reply.message, reply.details)
         finally:
             events.close()
             process.join(timeout=10)
 
-    def _receive(self, events: Connection, process: multiprocessing.process.BaseProcess) -> EndEvent:
-        while True:
-            try:
-                kind, *payload = events.recv()
-            except EOFError:
-                process.join(timeout=10)
-                raise EngineCrash(f"the training process ended without a result (exit code {process.exitcode})")
-            if kind == "event":
-                for sink in self.sinks:
-                    sink(payload[0])
-            elif kind == "end":
-                end, config_error = payload
-                if config_error:
-                    self.error = ConfigError(end.reason)
-                return end
-            elif kind == "config_error":
-                raise ConfigError(payload[0])
-            elif kind == "crash":
-                raise EngineCrash(payload[0], payload[1])
+    def run(self) -> EndEvent:
+        """Start the child, pass its events to the sinks until its end record, return that."""
+        self.start()
+        for event in self.events():
+            for sink in self.sinks:
+                sink(event)
+        assert self.end is not None
+        return self.end
 
 
 def _child_main(events: Connection, commands: Connection, cwd: str, environ: dict[str, str], config: RunConfig,
@@ -191,20 +292,21 @@ def _child_main(events: Connection, commands: Connection, cwd: str, environ: dic
     try:
         trainer = Trainer(config, Path(run_dir), [sink], data_dir=data_dir, data=data, resume=resume)
     except ConfigError as exc:
-        sink.send("config_error", str(exc))
+        sink.send(ConfigErrorReply(str(exc)))
         return
     sink.trainer = trainer
     signal.signal(signal.SIGTERM, lambda *_: _stop_soon(trainer, "interrupted by SIGTERM"))
+    _apply_waiting(commands, trainer)  # controls sent before the child existed apply before the first step
     threading.Thread(target=_listen, args=(commands, trainer), daemon=True, name="commands").start()
     try:
         end = trainer.run()
     except ConfigError as exc:
-        sink.send("config_error", str(exc))
+        sink.send(ConfigErrorReply(str(exc)))
         return
     except BaseException as exc:  # noqa: BLE001 - a bug: report it, the parent decides what to show
-        sink.send("crash", f"internal error: {type(exc).__name__}: {exc}", traceback.format_exc())
+        sink.send(CrashReply(f"internal error: {type(exc).__name__}: {exc}", traceback.format_exc()))
         return
-    sink.send("end", end, isinstance(getattr(trainer, "error", None), ConfigError))
+    sink.send(EndReply(end, isinstance(getattr(trainer, "error", None), ConfigError)))
 
 
 class _PipeSink:
@@ -216,9 +318,9 @@ class _PipeSink:
         self.parent_gone = False
 
     def __call__(self, event: Event) -> None:
-        self.send("event", event)
+        self.send(EventReply(event))
 
-    def send(self, *message: Any) -> None:
+    def send(self, message: Reply) -> None:
         if self.parent_gone:
             return
         try:
@@ -239,18 +341,30 @@ def _stop_soon(trainer: Any, reason: str) -> None:
     threading.Thread(target=_stop_for_good, args=(trainer, reason)).start()
 
 
+def _apply_waiting(commands: Connection, trainer: Any) -> None:
+    try:
+        while commands.poll():
+            _apply(commands.recv(), trainer)
+    except (EOFError, OSError):
+        pass  # the app is gone already: the listener sees it too, and stops the run
+
+
+def _apply(command: Command, trainer: Any) -> None:
+    try:
+        command.apply(trainer)
+    except ConfigError:
+        pass  # e.g. a learning rate the app should have refused: ignored, the run goes on
+
+
 def _listen(commands: Connection, trainer: Any) -> None:
     """The child's command thread: apply the app's controls; the app gone means stop and save."""
     while True:
         try:
-            name, *args = commands.recv()
+            command: Command = commands.recv()
         except (EOFError, OSError):
             _stop_for_good(trainer, "the app went away")
             return
-        try:
-            getattr(trainer, name)(*args)
-        except ConfigError:
-            pass  # e.g. a learning rate the app should have refused: ignored, as a Trainer in a thread would raise
+        _apply(command, trainer)
 
 
 if __name__ == "__main__":  # pragma: no cover - not a command

@@ -18,7 +18,7 @@ import pytest
 
 from core.config import RunConfig
 from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records
-from tui.app import MnistApp
+from tui.app import MnistApp, process_engine
 from tui.screens import HelpScreen, LearningRateScreen, MessageDialog, key_label
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ async def test_keys_drive_a_whole_run_configure_start_pause_lr_stop_quit(tiny_da
         assert app.form.query_one("#optimizer").value == "adamw"
         await pilot.press("escape", "s", "p")  # leave the form, start, pause at once
         await wait_for(pilot, lambda: app.run_status == "paused", "the run to pause")
-        assert app.control is not None and app.control.config.lr == 0.05
+        assert app.lifecycle.active and app.run_spec.config.lr == 0.05
         paused_step = app.status.step
         assert paused_step >= 1
 
@@ -70,9 +70,9 @@ async def test_keys_drive_a_whole_run_configure_start_pause_lr_stop_quit(tiny_da
 
         await pilot.press("p")  # continue; the engine applies the new rate first
         await wait_for(pilot, lambda: log_has(app, "learning rate set to 0.02"), "the lr change in the log")
-        await wait_for(pilot, lambda: app._lr == 0.02 and app.status.step > paused_step, "a step at lr 0.02")
+        await wait_for(pilot, lambda: app.model.current_lr == 0.02 and app.status.step > paused_step, "a step at lr 0.02")
         await pilot.press("x")
-        await wait_for(pilot, lambda: app.control is None, "the run to stop")
+        await wait_for(pilot, lambda: not app.lifecycle.active, "the run to stop")
         assert app.run_status == "stopped"
         assert app.check_action("resume_run", ()) is True  # a stopped run can be resumed
 
@@ -100,7 +100,7 @@ async def test_finished_run_fills_every_panel_and_can_be_resumed_for_more_epochs
     app = MnistApp(small(epochs=2), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_for(pilot, lambda: app.control is None and app.run_status != "starting", "the run to end")
+        await wait_for(pilot, lambda: not app.lifecycle.active and app.run_status != "starting", "the run to end")
         assert app.run_status == "finished", app.run_log.plain_lines[-1]
         acc = app.acc_chart
         assert acc.point_count("train") == 2 and acc.point_count("test") == 2
@@ -113,11 +113,11 @@ async def test_finished_run_fills_every_panel_and_can_be_resumed_for_more_epochs
         assert grid_text  # rendered without error
 
         await pilot.press("r")  # nothing to resume: all epochs done
-        assert app.control is None
+        assert not app.lifecycle.active
         epochs = app.form.query_one("#epochs")
         epochs.focus()
         await pilot.press(*"3", "escape", "r")
-        await wait_for(pilot, lambda: app.control is None and app.run_status == "finished"
+        await wait_for(pilot, lambda: not app.lifecycle.active and app.run_status == "finished"
                        and app.acc_chart.point_count("test") == 3, "the resumed run to finish")
         # history was replayed, then one more epoch trained
         assert log_has(app, "Resuming at epoch 3")
@@ -141,7 +141,7 @@ async def test_quit_during_a_run_stops_the_worker_saves_the_checkpoint_then_exit
     assert "--resume" in recs[-1]["reason"]
     assert (run_dir / CHECKPOINT_FILE).is_file()
     assert recs[-1]["epoch"] < 1000
-    assert app.engine == "process" and not multiprocessing.active_children()  # the training process has ended
+    assert app.engine_factory is process_engine and not multiprocessing.active_children()  # the training process has ended
 
 
 async def test_invalid_values_are_marked_and_block_the_start(tiny_data, tmp_path):
@@ -158,7 +158,7 @@ async def test_invalid_values_are_marked_and_block_the_start(tiny_data, tmp_path
         message = str(app.form.query_one("#form-message").render())
         assert "invalid batch size 0" in message  # core.config's own words
         await pilot.press("escape", "s")
-        assert app.control is None and app.run_status == "idle"
+        assert not app.lifecycle.active and app.run_status == "idle"
         assert not (tmp_path / "run").exists()
         assert any("invalid learning rate 'abc'" in n.message for n in app._notifications)
         lr.focus()
@@ -176,7 +176,7 @@ async def test_non_finite_loss_ends_in_a_dialog_not_a_crash(tiny_data, tmp_path)
         assert app.run_status == "failed"
         await pilot.press("enter")
         assert not isinstance(app.screen, MessageDialog)
-        await wait_for(pilot, lambda: app.control is None, "the worker to finish")
+        await wait_for(pilot, lambda: not app.lifecycle.active, "the worker to finish")
         assert app.check_action("start", ()) is True  # a failed run can be started again
 
 
@@ -247,7 +247,7 @@ async def test_bundled_sample_is_announced_in_the_status_bar_and_the_log(tmp_pat
     app = MnistApp(small(epochs=1, train_size=300), run_dir=tmp_path / "run", cursor_blink=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
-        await wait_for(pilot, lambda: app.control is None and app.run_status != "starting", "the run to end")
+        await wait_for(pilot, lambda: not app.lifecycle.active and app.run_status != "starting", "the run to end")
         assert app.run_status == "finished"
         assert app.status.bundled
         status_text = "\n".join(line.text for line in app.status.render_lines(app.status.region.reset_offset))

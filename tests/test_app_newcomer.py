@@ -17,6 +17,7 @@ from textual.widgets import Input, Select
 
 from core.config import PRESETS, RunConfig
 from core.events import EndEvent, EpochEvent, StateEvent, StepEvent
+from core.lifecycle import Trigger
 from core.machine import MachineStats
 from tui import launch
 from tui.app import MnistApp
@@ -246,7 +247,8 @@ def test_machine_stats_on_a_cuda_device_read_nvml_and_close_it_when_the_device_c
 async def test_app_status_shows_evaluating_until_the_epoch_ends():
     app = MnistApp(RunConfig(), cursor_blink=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.run_status = "running"
+        app.lifecycle.fire(Trigger.START)
+        app.lifecycle.fire(Trigger.RUN_BEGAN)
         app.apply_events([step(5), StateEvent("evaluating", 5, 1.0, message="evaluating epoch 1 on 200 test images")])
         await pilot.pause()
         assert app.status.state == "evaluating" and "evaluating" in screen_text(app.status)
@@ -267,10 +269,10 @@ async def test_chart_borders_show_last_loss_and_last_and_best_test_accuracy():
     async with app.run_test(size=(100, 40)) as pilot:
         loss, acc = app.query_one(LossChart), app.query_one(AccuracyChart)
         loss.add("loss", [10, 20], [0.9, 0.25])
-        loss.request_redraw()
+        loss.redraw()
         for n, value in ((1, 0.95), (2, 0.98), (3, 0.97)):
             acc.add_epoch("", n, 0.9, value)
-        acc.request_redraw()
+        acc.redraw()
         await pilot.pause()
         assert loss.border_subtitle == "last 0.2500 · step 20"
         assert acc.border_subtitle == "test 97.00% · best 98.00% (ep 2)"
@@ -314,7 +316,7 @@ async def test_quitting_during_a_run_leaves_the_summary_and_resume_command(tiny_
         await pilot.press("s")
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")
         await pilot.press("q")
-        await wait_for(pilot, lambda: app.control is None, "the checkpoint and the exit")
+        await wait_for(pilot, lambda: not app.lifecycle.active, "the checkpoint and the exit")
     lines = launch.farewell(app)
     assert lines and lines[0].startswith("mnist-tui: Run interrupted"), lines
     assert any(f"--resume {run_dir}" in line for line in lines), lines

@@ -41,7 +41,7 @@ async def test_watch_shows_a_finished_run_completely_and_read_only(finished_run)
         for action in ("start", "resume_run", "pause", "stop", "change_lr"):
             assert app.check_action(action, ()) is False
         await pilot.press("s", "x", "p")  # controls do nothing in a read-only view
-        assert app.control is None and app.run_status == "finished"
+        assert not app.lifecycle.active and app.run_status == "finished"
         await pilot.press("q")
     assert app.return_code == 0
 

@@ -1,4 +1,4 @@
-"""Unit tests of the app's pieces: the event bridge, the control hand-over, and each widget
+"""Unit tests of the app's pieces: the event inbox, and each widget
 mounted alone in a tiny App (the pattern of darrenburns/posting's tests)."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from textual.containers import VerticalScroll
 
 from core.config import PRESETS, RunConfig
 from core.events import ConfigEvent, EpochEvent, SamplesEvent, StateEvent, StepEvent
-from tui.bridge import EventBridge
-from tui.control import RunControl
-from tui.messages import EventBatch
+from tui.bridge import EventInbox
+from tui.messages import EventsWaiting
 from tui.widgets.charts import AccuracyChart, LossChart, bucket, nice_ticks
 from tui.widgets.config_form import ConfigForm, FormError
 from tui.widgets.confusion import ConfusionMatrix, render_matrix
@@ -26,70 +25,29 @@ def step(i: int, epoch_size: int = 6400, batch: int = 64) -> StepEvent:
                      samples_per_s=64000.0, total_steps=100)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-# ---- bridge ----
-def test_bridge_coalesces_events_to_at_most_two_posts_a_second_and_drops_none():
-    posted, clock = [], FakeClock()
-    bridge = EventBridge(posted.append, clock=clock)
+# ---- inbox (worker thread -> UI thread) ----
+def test_inbox_keeps_every_event_in_order_and_wakes_the_clock_only_for_urgent_ones():
+    posted = []
+    inbox = EventInbox(posted.append)
     sent = []
-    for i in range(1, 1001):  # 1000 steps and 10 epochs in one simulated second
+    for i in range(1, 1001):  # 1000 steps and 10 epochs: none of them wakes the UI; the clock's beat drains them
         sent.append(step(i, epoch_size=10**9))
         if i % 100 == 0:
-            sent.append(EpochEvent(epoch=i // 100, step=i, train_loss=0.5, train_acc=0.8, test_loss=0.4, test_acc=0.85,
-                                   seconds=0.1, samples_per_s=6400.0, lr=0.1, time=i / 1000))
+            sent.append(EpochEvent(epoch=i // 100, step=i, train_loss=0.5, train_acc=0.8, test_loss=0.4,
+                                   test_acc=0.85, seconds=0.1, samples_per_s=6400.0, lr=0.1, time=i / 1000))
     for event in sent:
-        clock.now = event.time
-        bridge(event)
-    bridge.flush()
-    assert all(isinstance(m, EventBatch) for m in posted)
-    assert len(posted) <= 4  # the first event at once, then every 0.5 s, then the final flush
-    assert [e for m in posted for e in m.events] == sent  # every event, in order
-
-
-def test_bridge_posts_a_pause_at_once_with_everything_before_it():
-    posted, clock = [], FakeClock()
-    bridge = EventBridge(posted.append, clock=clock)
-    clock.now = 1.0
-    bridge(step(1, epoch_size=10**9))  # the first event goes out at once
-    clock.now = 1.01
-    bridge(step(2, epoch_size=10**9))  # held: within 0.5 s of the last post
-    assert len(posted) == 1
+        inbox(event)
+    assert len(posted) == 1  # the first step only: the first sign of training is shown at once
+    assert inbox.drain() == sent and inbox.drain() == []
     state = StateEvent("paused", 2, 0.5, message="paused")
-    bridge(state)
-    assert len(posted) == 2 and [type(e).__name__ for e in posted[1].events] == ["StepEvent", "StateEvent"]
-    assert posted[1].events[0].step == 2 and posted[1].events[1] is state
+    inbox(step(1001, epoch_size=10**9))
+    inbox(state)  # a pause changes what the user may do: the clock beats at once
+    assert len(posted) == 2 and all(isinstance(m, EventsWaiting) for m in posted) and inbox.wakes == 2
+    assert [type(e).__name__ for e in inbox.drain()] == ["StepEvent", "StateEvent"]
 
 
-# ---- control hand-over ----
-class FakeTrainer:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def pause(self):
-        self.calls.append(("pause",))
-
-    def stop(self, status, reason):
-        self.calls.append(("stop", status))
-
-    def set_lr(self, lr):
-        self.calls.append(("lr", lr))
-
-
-def test_run_control_replays_requests_made_before_the_trainer_existed(tmp_path):
-    control = RunControl(RunConfig(), tmp_path)
-    control.pause()
-    control.set_lr(0.5)
-    trainer = FakeTrainer()
-    control.attach(trainer)
-    control.stop("interrupted", "quit")
-    assert trainer.calls == [("pause",), ("lr", 0.5), ("stop", "interrupted")]
+def test_wake_messages_replace_each_other():
+    assert EventsWaiting().can_replace(EventsWaiting())
 
 
 # ---- widgets, each mounted alone ----

@@ -216,7 +216,7 @@ async def test_no_main_screen_key_acts_or_shows_during_a_race_and_each_race_key_
             await pilot.press(key)
             await pilot.pause()
             assert app.screen is screen, f"{key} opened {app.screen}"
-            assert app.control is None
+            assert app.run_engine is None
         assert not (tmp_path / "runs" / "first").exists()  # nothing started behind the race
         assert screen.race_running and [s.status for s in screen.standings.values()].count("running") == 1
 
@@ -240,7 +240,7 @@ async def test_no_main_screen_key_acts_or_shows_during_a_race_and_each_race_key_
         assert {"r", "escape", "e"} <= shown and not shown & {"n", "x", "s", "c"}
         assert "r finishes it" in str(screen.query_one("#compare-status").render())
         await pilot.press("s")  # still the compare screen's: nothing starts
-        assert app.control is None and app.screen is screen
+        assert app.run_engine is None and app.screen is screen
 
         # r finishes the race: seed-2 continues from its checkpoint, seed-3 starts, seed-1 (skipped) stays
         await pilot.press("r")

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import signal
 from pathlib import Path
 
@@ -37,6 +40,17 @@ def test_a_finished_run_reaches_the_sinks_in_the_order_of_its_log(tiny_data, tmp
     end = EngineProcess(small(), run_dir, [seen.append], data_dir=str(tiny_data)).run()
     assert end.status == "finished" and end.final_test_acc is not None
     assert [e.type for e in seen] == [r["type"] for r in records(run_dir)]
+    # plain values only: a torch object in an event (torch.__version__ is one) makes the app, which
+    # never imports torch, import it to read the event (seconds before the first step shows)
+    blocker = ("import pickle, sys\n"
+               "class Block:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] == 'torch':\n"
+               "            raise ImportError('the app must not need torch to read ' + name)\n"
+               "sys.meta_path.insert(0, Block())\n"
+               "print(len(pickle.loads(sys.stdin.buffer.read())))\n")
+    out = subprocess.run([sys.executable, "-c", blocker], input=pickle.dumps(seen), capture_output=True, timeout=60)
+    assert out.returncode == 0 and int(out.stdout) == len(seen), out.stderr.decode()[-500:]
     assert seen[0].type == "config" and seen[-1] == end
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
     assert not multiprocessing.active_children()
@@ -65,6 +79,34 @@ def test_pause_lr_resume_stop_reach_the_running_process(tiny_data, tmp_path):
     assert states[0] == "paused" and {"lr", "resumed"} <= set(states)
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end.step
     assert end.epoch < 500
+
+
+def test_controls_sent_before_start_wait_in_the_pipe_and_apply_in_order(tiny_data, tmp_path):
+    """The engine exists from the moment the user presses s; a pause and a stop sent before the child
+    is even forked must still land (this replaced tui/control.py's queue)."""
+    run_dir = tmp_path / "run"
+    engine = EngineProcess(small(epochs=500), run_dir, data_dir=str(tiny_data))
+    engine.pause()
+    engine.set_lr(0.02)
+    engine.stop("stopped", "stopped before it began")
+    engine.start()
+    seen = list(engine.events())
+    assert engine.end is not None and (engine.end.status, engine.end.reason) == ("stopped", "stopped before it began")
+    assert seen[-1] == engine.end and engine.end.step <= 1  # the Trainer reads controls after each step
+    assert any(isinstance(e, StateEvent) and e.lr == 0.02 for e in seen)
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == engine.end.step
+    with pytest.raises(RuntimeError, match="runs once"):
+        engine.start()
+
+
+def test_commands_and_replies_are_typed_and_survive_the_pipe():
+    import pickle
+
+    from core.engine_process import EndReply, EventReply, Pause, SetLr, Stop
+
+    end = EndEvent(status="finished", reason="done", epoch=1, step=2, time=3.0)
+    for message in (Pause(), SetLr(0.1), Stop("interrupted", "quit"), EventReply(end), EndReply(end, True)):
+        assert pickle.loads(pickle.dumps(message)) == message
 
 
 def test_the_app_going_away_stops_the_run_and_keeps_its_checkpoint(tiny_data, tmp_path):

@@ -5,9 +5,10 @@ In every case no exception escapes (run_test re-raises any) and no training is l
 Waiting is always for a condition (a state, a thread leaving the engine) with a generous
 deadline for a loaded machine; nothing sleeps and hopes.
 
-These runs use the app's in-thread engine (engine="thread"): they patch the engine in this
-process (a step pace, a held evaluation), which a training process would not see. The app side
-is the same for both engines; tests/test_engine_process.py covers the training process itself.
+These runs train with tests/fake_engine.py's ThreadEngine (a real Trainer in a thread of this
+process, behind the app's one Engine interface): they patch the engine in this process (a step
+pace, a held evaluation), which a training process would not see. The app side is the same for
+every engine; tests/test_engine_process.py covers the training process itself.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from core import engine
 from core.config import RunConfig
 from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint, lock_run_dir
+from fake_engine import thread_engine
 from tui.app import MnistApp
 from tui.main_screen import layout_for
 
@@ -124,7 +126,7 @@ def ends(run_dir: Path) -> list[dict]:
 
 async def test_resize_to_40x12_and_back_while_training(tiny_data, tmp_path, throttled):
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine="thread")
+    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine_factory=thread_engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")
@@ -158,7 +160,7 @@ async def test_mashing_keys_while_training_never_crashes(tiny_data, tmp_path, mo
     """
     monkeypatch.chdir(tmp_path)  # runs started by a mashed 's' go to ./runs
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine="thread")
+    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine_factory=thread_engine)
     rng = random.Random(2026)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
@@ -171,7 +173,7 @@ async def test_mashing_keys_while_training_never_crashes(tiny_data, tmp_path, mo
             if i % 50 == 49:  # now and then make sure a run is going, so keys land on a live run
                 while app.screen is not app.main:
                     await keys(pilot, "escape")
-                if app.control is None:
+                if not app.lifecycle.active:
                     await keys(pilot, "escape", "s")
         while app.screen is not app.main:  # close whatever dialog the mash left open
             await keys(pilot, "escape")
@@ -205,7 +207,7 @@ async def test_quit_during_evaluation_stops_saves_and_exits(tiny_data, tmp_path,
     monkeypatch.setattr(engine, "evaluate", held_evaluate)
     run_dir = tmp_path / "run"
     app = MnistApp(small(epochs=3), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False,
-                   engine="thread")
+                   engine_factory=thread_engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await wait_for(pilot, entered.is_set, "the first evaluation")

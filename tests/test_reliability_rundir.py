@@ -182,5 +182,5 @@ async def test_app_start_where_no_run_dir_can_be_made_is_a_notice_not_a_crash(tm
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
         await pilot.pause()
-        assert app.control is None and app.run_status == "idle"
+        assert not app.lifecycle.active and app.run_status == "idle"
         assert any("cannot create run directory" in str(n.message) for n in app._notifications)

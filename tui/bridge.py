@@ -1,57 +1,65 @@
-"""The app's event sink: turns engine events (worker thread) into Textual messages (UI thread).
+"""Where engine events cross from a worker thread to the UI thread: an inbox, not a clock.
 
-The Trainer calls a sink synchronously from its loop, so this must be cheap and must never
-touch a widget. Events are buffered and posted together as one EventBatch at most every
-`min_interval` seconds, whatever their kind: a fast model finishes several epochs a second,
-and a message per step, per epoch, per sample grid and per matrix would each cost the UI
-thread a frame (3-5 ms of Python: CPU a training run on a small machine wants, and the GIL
-itself when the engine runs in the app's thread). Events that change what the user may do next (the run's config, a pause or resume,
-the end) are posted at once, with everything buffered before them, so order is kept and a
-pause or the end is never held back.
+The engine (core/engine_process.py, read in a thread worker) hands every event to an
+EventInbox, which only appends it to a thread-safe deque: the worker never touches a widget,
+and nothing here decides when the screen redraws. The screen's one redraw clock
+(tui/redraw.py) drains the inbox on each tick, folds the events into the run model
+(core/runmodel.py) and lets the views draw what changed.
 
-The default interval is 0.5 s (<= 2 routine posts a second): a progress bar gains nothing from
-more; benchmarks/app_overhead.py measures what the rest costs.
+Events that change what the user may do next (a run's config, a pause or resume, the end)
+should not wait for the next tick: for those the inbox also posts one EventsWaiting message,
+which makes the clock tick at once. The message carries nothing (the events stay in order in
+the deque) and replaces an unhandled one of its kind, so a burst posts no queue of wake-ups.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Callable
+from collections import deque
+from typing import Callable, Generic, TypeVar
 
 from textual.message import Message
 
-from core.events import ConfigEvent, EndEvent, Event, StateEvent
-from tui.messages import EventBatch
+from core.events import ConfigEvent, EndEvent, Event, StateEvent, StepEvent
+from tui.messages import EventsWaiting
 
 Post = Callable[[Message], object]
 URGENT = (ConfigEvent, StateEvent, EndEvent)
+Item = TypeVar("Item")
 
 
-class EventBridge:
-    """A `core.events.Sink` that posts EventBatch messages through `post`."""
+class Inbox(Generic[Item]):
+    """A deque filled by worker threads and drained by the UI thread (deque appends and poplefts are atomic)."""
 
-    def __init__(self, post: Post, min_interval: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, post: Post) -> None:
         self._post = post
-        self.min_interval = min_interval
-        self._clock = clock
-        self._pending: list[Event] = []
-        self._last_post = float("-inf")
-        self.posts = 0  # number of messages posted (for tests)
+        self._items: deque[Item] = deque()
+        self.wakes = 0  # EventsWaiting messages posted (for tests)
+
+    def put(self, item: Item, urgent: bool = False) -> None:
+        self._items.append(item)
+        if urgent:
+            self.wakes += 1
+            self._post(EventsWaiting())
+
+    def drain(self) -> list[Item]:
+        items = []
+        try:
+            while True:
+                items.append(self._items.popleft())
+        except IndexError:
+            return items
+
+
+class EventInbox(Inbox[Event]):
+    """A `core.events.Sink` for one run: `inbox(event)` from the worker, `drain()` on the UI thread.
+
+    The run's first step record wakes the clock too: the first sign of training should not wait a beat."""
+
+    def __init__(self, post: Post) -> None:
+        super().__init__(post)
+        self._stepped = False
 
     def __call__(self, event: Event) -> None:
-        self._pending.append(event)
-        now = self._clock()
-        if isinstance(event, URGENT) or now - self._last_post >= self.min_interval:
-            self._flush(now)
-
-    def flush(self) -> None:
-        """Post whatever is buffered now (the worker's last act before it reports the run's end)."""
-        if self._pending:
-            self._flush(self._clock())
-
-    def _flush(self, now: float) -> None:
-        batch, self._pending = self._pending, []
-        self._last_post = now
-        self.posts += 1
-        self._post(EventBatch(batch))
+        first_step = not self._stepped and isinstance(event, StepEvent)
+        self._stepped |= first_step
+        self.put(event, urgent=first_step or isinstance(event, URGENT))

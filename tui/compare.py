@@ -4,10 +4,13 @@ One screen serves three ways in:
 - a race started from the app's form (the Race button / key c), `mnist-tui --race ...` or
   `mnist-tui --resume RACE_DIR`: a thread worker runs core.race.Race, which trains each entrant
   in its own engine process (up to --parallel at once); each entrant's events reach the screen
-  through its own EventBridge (coalesced like a single run's) tagged with the entrant's name;
+  through one inbox (tui/bridge.py), tagged with the entrant's name;
 - `mnist-tui --compare RUN_DIR...` (run or race directories, finished or live): read-only,
   each run tailed with core.runlog.MetricsTail, like --watch.
-Everything the screen draws comes from core.leaderboard.Standing, one per run.
+Either way each run's events fold into its own run model (core/runmodel.py, the same model as
+the main screen's), and the screen is a view of those models, drawn on its one redraw clock
+(tui/redraw.py): new points are appended to the charts, the leaderboard ranks the models, the
+selected run's digits and matrix are shown from its model.
 
 Only the keys that apply are shown and accepted: the main app's keys (start, resume, race...)
 never act behind a race (MnistApp.check_action defers to this screen). Below 110x30 (e.g.
@@ -20,7 +23,7 @@ colour and never hides a curve.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -36,15 +39,17 @@ from textual.widgets import Footer, Static, Tab, Tabs
 
 from core import runlog
 from core.config import ConfigError
-from core.events import ConfigEvent, ConfusionEvent, EpochEvent, Event, SamplesEvent, StepEvent
+from core.events import Event
 from core.export import export, leaderboard_markdown
-from core.leaderboard import LEADERBOARD_FILE, RUNNING, Standing
+from core.leaderboard import LEADERBOARD_FILE, RUNNING
 from core.program import PROG
 from core.race import KEEP, Race, RacePlan, RunRef, entrant_action, resolve_runs
-from tui.bridge import EventBridge
+from core.runmodel import RunModel
+from tui.bridge import URGENT, Inbox
 from tui.hangup import HangupExit
 from tui.main_screen import layout_for
-from tui.messages import EventBatch
+from tui.messages import EventsWaiting
+from tui.redraw import PANEL_EVERY_S, Cadence, RedrawClock
 from tui.screens import HelpScreen
 from tui.widgets.charts import PALETTE
 from tui.widgets.confusion import ConfusionMatrix
@@ -52,7 +57,6 @@ from tui.widgets.leaderboard import Leaderboard, rich_color
 from tui.widgets.overlay_charts import OverlayAccuracyChart, OverlayLossChart
 from tui.widgets.samples import SampleGrid
 
-POLL_S = 0.5
 # one marker per run, so the overlaid curves differ without colour (NO_COLOR, a mono terminal)
 MARKERS = ("•", "+", "x", "o", "*", "#", "@", "%")
 VIEWS = ("board", "charts", "digits", "matrix")
@@ -65,13 +69,6 @@ COMPARE_KEYS = (
     ("pgup / pgdn", "scroll the focused panel"),
 )
 
-
-@dataclass
-class EntrantEvents(Message):
-    """Events of one run, oldest first (a coalesced batch of steps, or one other event)."""
-
-    name: str
-    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -146,7 +143,7 @@ class CompareScreen(Screen):
             assert self.race_dir is not None
             runs = [RunRef(e.name, self.race_dir / e.name, str(self.race_dir)) for e in plan.entrants]
         self.runs = list(runs)
-        self.standings: dict[str, Standing] = {r.name: Standing(r.name, r.run_dir) for r in self.runs}
+        self.standings: dict[str, RunModel] = {r.name: RunModel(r.name, r.run_dir) for r in self.runs}
         self.run_colors = {r.name: PALETTE[i % len(PALETTE)] for i, r in enumerate(self.runs)}
         self.run_markers = {r.name: MARKERS[i % len(MARKERS)] for i, r in enumerate(self.runs)}
         self.race: Race | None = None
@@ -161,6 +158,12 @@ class CompareScreen(Screen):
         self._quitting = False
         self._tails: dict[str, runlog.MetricsTail] = {}
         self._watch_notes: list[str] = []  # read-only mode: gone writers, skipped records
+        self._inbox: Inbox[tuple[str, Event]] = Inbox(self.post_message)
+        self._clock = RedrawClock(self, self._beat)
+        self._cadence = Cadence()
+        self._drawn: dict[str, tuple[int, int, int, int]] = {}  # name -> (model id, generation, losses, epochs)
+        self._detail: tuple = ()  # (name, samples, confusion) the detail panels show
+        self._changed = True
 
     # ---- widgets ----
     def compose(self) -> ComposeResult:
@@ -212,10 +215,11 @@ class CompareScreen(Screen):
             self.acc_chart.add(name, [], [], color=color, marker=self.run_markers[name])
         board.show(list(self.standings.values()))
         if self.runs:
-            board.select(board.order[0])
+            board.select(board.order[0])  # the cursor starts on the leader
         board.focus()
         self.set_view(self.view)
         self.set_layout(layout_for(*self.size) if self.size.width else "compact")
+        self._clock.start()
         if self.live:
             if self.resume_on_start:
                 self._load_history()
@@ -223,7 +227,6 @@ class CompareScreen(Screen):
         else:
             self._tails = {r.name: runlog.MetricsTail(r.run_dir / runlog.METRICS_FILE) for r in self.runs}
             self.poll()
-            self.set_interval(POLL_S, self.poll)
         self._update_status()
 
     # ---- layout: one view at a time below 110x30, like the main screen ----
@@ -266,70 +269,97 @@ class CompareScreen(Screen):
             rows.append(("1 2 3 4", "show the leaderboard, the charts, the digits or the matrix"))
         self.app.push_screen(HelpScreen(rows, extra=COMPARE_KEYS, title="compare view keys"))
 
-    # ---- feeding events in ----
+    # ---- events in: folded into the run models ----
     def apply(self, name: str, events: Sequence[Event]) -> None:
-        """Fold a run's events into its standing, the charts, the leaderboard and (if selected) the detail."""
-        standing = self.standings.get(name)
-        if standing is None or not events:
+        """Fold a run's events into its model; the next beat of the clock draws them."""
+        model = self.standings.get(name)
+        if model is None or not events:
             return
-        steps: list[StepEvent] = []
-        epochs = False
-        for event in events:
-            if isinstance(event, ConfigEvent) and event.resumed:  # the run continues: redraw from its standing
-                standing.update(event)
-                self._redraw_series(standing)
-                continue
-            standing.update(event)
-            if isinstance(event, StepEvent):
-                steps.append(event)
-            elif isinstance(event, EpochEvent):
-                self.acc_chart.add_run_epoch(name, event.epoch, event.test_acc)
-                epochs = True
-        if steps:
-            self.loss_chart.add(name, [(s.epoch - 1) + s.seen / max(s.epoch_size, 1) for s in steps],
-                                [s.loss for s in steps])
-            self.loss_chart.refresh()
-        if epochs:
-            self.acc_chart.refresh()
-        self.leaderboard.show(list(self.standings.values()))
-        self._follow()
-        if name == self.leaderboard.selected and any(isinstance(e, (SamplesEvent, ConfusionEvent, ConfigEvent))
-                                                     for e in events):
-            self._show_detail(name)
-        self._update_status()
-
-    def _redraw_series(self, standing: Standing) -> None:
-        loss = self.loss_chart.series[standing.name]
-        loss.xs, loss.ys = [p[1] for p in standing.losses], [p[2] for p in standing.losses]
-        acc = self.acc_chart.series[standing.name]
-        acc.xs, acc.ys = [e.epoch for e in standing.epochs], [100 * e.test_acc for e in standing.epochs]
+        model.fold(list(events))
+        self._changed = True
 
     def poll(self) -> None:
-        """Read-only mode: whatever each run's writer appended since the last poll; a run still
-        'running' whose lock is free lost its writer (kill -9), and the status line says how to go on."""
+        """Read-only mode: whatever each run's writer appended since the last poll, folded and drawn."""
         notes = []
         for name, tail in self._tails.items():
             events = tail.poll()
-            standing = self.standings[name]
             if tail.restarted:
-                standing = self.standings[name] = Standing(name, standing.run_dir)
-                self._redraw_series(standing)
+                self.standings[name] = RunModel(name, self.standings[name].run_dir)
+                self._changed = True
             self.apply(name, events)
-            standing.malformed = tail.malformed
-            if (standing.status == RUNNING and standing.run_dir is not None
-                    and runlog.writer_pid(standing.run_dir) is None):
-                notes.append(f"{name}: writer gone; continue with mnist-tui --resume "
-                             f"{runlog.short_path(standing.run_dir)}")
+            model = self.standings[name]
+            model.malformed = tail.malformed
+            if model.status == RUNNING and model.run_dir is not None and runlog.writer_pid(model.run_dir) is None:
+                notes.append(f"{name}: writer gone; continue with {PROG} --resume {runlog.short_path(model.run_dir)}")
         skipped = sum(s.malformed for s in self.standings.values())
         if skipped:
             notes.append(runlog.skipped_note(skipped))
         if notes != self._watch_notes:
             self._watch_notes = notes
-            self._update_status()
+            self._changed = True
+        self.draw()
 
-    @on(EntrantEvents)
-    def _on_entrant_events(self, message: EntrantEvents) -> None:
-        self.apply(message.name, message.events)
+    def _beat(self) -> None:
+        if self._tails:
+            self.poll()
+            return
+        for name, event in self._inbox.drain():
+            self.apply(name, [event])
+        self.draw()
+
+    @on(EventsWaiting)
+    def _events_waiting(self) -> None:
+        self._clock.now()
+
+    # ---- the models onto the screen ----
+    def draw(self, force: bool = False) -> None:
+        """Bring the charts, the leaderboard, the detail and the status line up to date with the models."""
+        if not self._changed and not force:
+            return
+        self._changed = False
+        training = any(m.state in ("running", "evaluating") for m in self.standings.values())
+        heavy = force or not training
+        losses = epochs = False
+        for name, model in self.standings.items():
+            new_losses, new_epochs = self._draw_series(name, model)
+            losses |= new_losses
+            epochs |= new_epochs
+        if losses and self._cadence.due("loss", PANEL_EVERY_S, heavy or self.loss_chart.drawn == 0):
+            self.loss_chart.redraw()
+        if epochs and self._cadence.due("acc", PANEL_EVERY_S, heavy or self.acc_chart.drawn == 0):
+            self.acc_chart.redraw()
+        self.leaderboard.show(list(self.standings.values()))
+        self._follow()
+        selected = self.leaderboard.selected
+        if selected is not None:
+            self._draw_detail(selected, heavy)
+        self._update_status()
+
+    def _draw_series(self, name: str, model: RunModel) -> tuple[bool, bool]:
+        """Append the model's new points to its series; all of them again if the model was rewound or replaced."""
+        key, generation, n_losses, n_epochs = self._drawn.get(name, (0, -1, 0, 0))
+        if key != id(model) or generation != model.generation:
+            self.loss_chart.replace(name, [], [])
+            self.acc_chart.replace(name, [], [])
+            n_losses = n_epochs = 0
+        new = model.losses[n_losses:], model.epochs[n_epochs:]
+        if new[0]:
+            self.loss_chart.add(name, [p[1] for p in new[0]], [p[2] for p in new[0]])
+        for e in new[1]:
+            self.acc_chart.add_run_epoch(name, e.epoch, e.test_acc)
+        self._drawn[name] = (id(model), model.generation, len(model.losses), len(model.epochs))
+        rewound = key != id(model) or generation != model.generation
+        return bool(new[0]) or rewound, bool(new[1]) or rewound
+
+    def _draw_detail(self, name: str, heavy: bool) -> None:
+        """The selected run's digits and matrix: at once for a newly selected run or a finished race,
+        else at most every PANEL_EVERY_S while it trains."""
+        model = self.standings.get(name)
+        if model is None or (name, model.samples, model.confusion) == self._detail:
+            return
+        newly_selected = not self._detail or self._detail[0] != name
+        if heavy or newly_selected or self._cadence.due("panels", PANEL_EVERY_S):
+            self._show_detail(name)
 
     @on(EntrantStarted)
     def _on_entrant_started(self, message: EntrantStarted) -> None:
@@ -365,6 +395,7 @@ class CompareScreen(Screen):
         standing = self.standings.get(name)
         if standing is None:
             return
+        self._detail = (name, standing.samples, standing.confusion)
         samples, matrix = self.query_one(SampleGrid), self.query_one(ConfusionMatrix)
         self.query_one("#compare-samples").border_title = f"{name}: sample test digits"
         self.query_one("#compare-confusion").border_title = f"{name}: confusion matrix"
@@ -416,12 +447,11 @@ class CompareScreen(Screen):
         self._run_race(self.race)
 
     def _sinks_for(self, entrant) -> list:
-        """Each entrant gets its own bridge (worker thread side): coalesced steps, tagged with its name."""
-        def post(message: Message, name: str = entrant.name) -> None:
-            events = message.events if isinstance(message, EventBatch) else []
-            self.post_message(EntrantEvents(name, list(events)))
+        """Each entrant's events go into the screen's inbox (worker thread side), tagged with its name."""
+        def sink(event: Event, name: str = entrant.name) -> None:
+            self._inbox.put((name, event), urgent=isinstance(event, URGENT))
 
-        return [EventBridge(post)]
+        return [sink]
 
     @work(thread=True, exclusive=True, group="race", exit_on_error=False)
     def _run_race(self, race: Race) -> None:
@@ -440,6 +470,9 @@ class CompareScreen(Screen):
 
     @on(RaceFinished)
     def _on_race_finished(self, message: RaceFinished) -> None:
+        for name, event in self._inbox.drain():  # the last entrant's last events, before the race is called over
+            self.apply(name, [event])
+        self.draw(force=True)
         self.race_running = False
         self.race_error = message.error
         self.interrupted = not message.error and self.resumable()  # read from disk once, as the race ends

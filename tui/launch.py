@@ -50,7 +50,7 @@ def farewell(app: Any) -> list[str]:
 
     end = getattr(app, "last_end", None)
     last = getattr(app, "last_run", None)
-    if not getattr(app, "_quitting", False) or end is None or last is None:
+    if not getattr(app, "quit_with_run", False) or end is None or last is None:
         return []
     lines = [f"{PROG}: {end_line(end)}"]
     if end.checkpoint and "--resume" not in lines[0]:

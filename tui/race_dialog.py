@@ -152,7 +152,7 @@ def start_race_from_app(app) -> None:
     from tui.compare import CompareScreen
     from tui.widgets.config_form import FormError
 
-    if app.watch_dir is not None or app.control is not None:
+    if app.watch_dir is not None or not app.lifecycle.allows("race"):
         app.notify("A race needs the app to itself: wait for the run to end (or stop it with x).",
                    title="Cannot race now", severity="warning")
         return

@@ -9,15 +9,12 @@ series per chart leave room for a compare view (one series per run).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from rich.console import RenderableType
 from textual_plotext import PlotextPlot
 
-MIN_REDRAW_S = 5.0  # live updates: at most one plotext figure every 5 s per chart
-REDRAW_GRACE_S = 1.0
 PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white")
 
 
@@ -80,9 +77,7 @@ class SeriesChart(PlotextPlot):
         self.ylabel = ylabel
         self.empty = empty
         self.series: dict[str, Series] = {}
-        self.min_redraw_s = MIN_REDRAW_S
-        self._last_draw = float("-inf")
-        self._redraw_timer = None
+        self.drawn = 0  # figures drawn with data (the redraw clock draws a chart's first one at once)
 
     def add(self, name: str, xs: Sequence[float], ys: Sequence[float], *, marker: str = "braille",
             color: str | None = None) -> None:
@@ -93,6 +88,14 @@ class SeriesChart(PlotextPlot):
         series.xs.extend(xs)
         series.ys.extend(ys)
 
+    def replace(self, name: str, xs: Sequence[float], ys: Sequence[float]) -> None:
+        """Series `name` holds exactly these points now (a run that was rewound or read again)."""
+        series = self.series.get(name)
+        if series is None:
+            self.add(name, xs, ys)
+        else:
+            series.xs, series.ys = list(xs), list(ys)
+
     def clear(self) -> None:
         self.series.clear()
         self.border_subtitle = ""  # refreshes
@@ -101,31 +104,11 @@ class SeriesChart(PlotextPlot):
         series = self.series.get(name)
         return len(series.xs) if series else 0
 
-    def request_redraw(self) -> None:
-        """Redraw now if `min_redraw_s` has passed since the last drawing, else a little later.
-
-        A plotext figure is built in pure Python, parsed back from ANSI and cut into strips
-        (20-30 ms for a chart on a 2-core VM), on the UI thread: CPU that a model training on
-        every core of a small machine loses (with the thread engine, the GIL it waits for too).
-        A loss curve gains little from more than one redraw every few seconds while the status
-        bar moves twice a second (benchmarks/app_overhead.py), so live updates go through here
-        rather than refresh().
-        The fallback timer waits REDRAW_GRACE_S longer than needed: while training, the next
-        step batch (at most 0.5 s away) asks again and the chart is drawn in the frame that
-        batch draws anyway; the timer only catches the last points before a quiet spell.
-        """
-        wait = self.min_redraw_s - (time.monotonic() - self._last_draw)
-        if wait <= 0:
-            if self._redraw_timer is not None:
-                self._redraw_timer.stop()
-                self._redraw_timer = None
-            self.border_subtitle = self.summary()  # refreshes
-        elif self._redraw_timer is None:
-            self._redraw_timer = self.set_timer(wait + REDRAW_GRACE_S, self._timed_redraw)
-
-    def _timed_redraw(self) -> None:
-        self._redraw_timer = None
-        self.border_subtitle = self.summary()  # refreshes
+    def redraw(self) -> None:
+        """Draw the figure again, with the latest numbers on the border: the screen's redraw clock
+        (tui/redraw.py) decides when, as a figure costs 20-30 ms of the UI thread."""
+        self.border_subtitle = self.summary()
+        self.refresh()
 
     def summary(self) -> str:
         """The latest numbers, shown on the border with each live redraw (a title set refreshes the
@@ -133,8 +116,8 @@ class SeriesChart(PlotextPlot):
         return ""
 
     def render(self) -> RenderableType:
-        if self._draw():  # an empty chart is cheap: it does not hold back the first real figure
-            self._last_draw = time.monotonic()
+        if self._draw():
+            self.drawn += 1
         return super().render()
 
     def _draw(self) -> bool:

@@ -7,10 +7,9 @@ Every RichLog write grows its virtual size, and Widget.virtual_size is a layout 
 write would make Textual lay out and repaint the whole screen (30-70 ms of the UI thread at
 180x50, holding the GIL the training thread needs). A log only needs a layout when a scrollbar
 appears or disappears, and `show_*_scrollbar` are layout reactives of their own; so here the
-virtual size only repaints the log and updates its scrollbars. Frequent lines (`urgent=False`:
-steps and epochs) are still buffered and written together every two seconds,
-in the frame the step batch that brings them draws anyway; rare ones (state changes, the
-end) go out at once.
+virtual size only repaints the log and updates its scrollbars. Lines added with `urgent=False`
+wait for `flush()`, which the screen's redraw clock calls (tui/redraw.py: every two seconds, at
+once for a state change or the end), so a batch of lines is one write.
 
 RichLog wraps a line once, at the width it has when written; so the lines are kept and written
 again when the width changes (a line written at 80 columns does not stay wrapped at 200), and a
@@ -20,7 +19,6 @@ status bar shows), used when the full one would wrap.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -32,7 +30,6 @@ from textual.widgets import RichLog
 
 from core.lines import format_duration
 
-FLUSH_EVERY_S = 2.0
 MAX_LINES = 5000
 
 
@@ -59,16 +56,11 @@ class RunLog(RichLog):
         self.plain_lines: list[str] = []
         self.entries: deque[Entry] = deque(maxlen=MAX_LINES)
         self._pending: list[Entry] = []
-        self._pending_since = 0.0
-        self._last_flush = float("-inf")
         self._written_width = 0
 
     def watch_virtual_size(self, size: Size) -> None:
         self._scroll_update(size)  # scrollbar visibility (a layout if it changes) and thumb size
         self.refresh()
-
-    def on_mount(self) -> None:
-        self.set_interval(FLUSH_EVERY_S, self._flush_stale)
 
     @property
     def line_width(self) -> int:
@@ -79,25 +71,16 @@ class RunLog(RichLog):
         stamp = f"[{format_duration(seconds)}] "
         self.plain_lines.append(stamp + line)
         del self.plain_lines[:-MAX_LINES]
-        now = time.monotonic()
-        if not self._pending:
-            self._pending_since = now
         entry = Entry(stamp, line, style, short)
         self.entries.append(entry)
         self._pending.append(entry)
-        if urgent or now - self._last_flush >= FLUSH_EVERY_S:
-            self.flush()
-
-    def _flush_stale(self) -> None:
-        """The timer's part: lines no later add() flushed (the last ones before a quiet spell)."""
-        if self._pending and time.monotonic() - self._pending_since >= FLUSH_EVERY_S:
+        if urgent:
             self.flush()
 
     def flush(self) -> None:
         """Write the buffered lines as one renderable: one layout pass however many lines."""
         if self._pending:
             pending, self._pending = self._pending, []
-            self._last_flush = time.monotonic()
             width = self.line_width
             if width and not self._written_width:
                 self._written_width = width

@@ -1,0 +1,209 @@
+"""Engines for app tests, behind the same Engine interface as core/engine_process.py's EngineProcess.
+
+- `ScriptedEngine`: no torch, no training: a run made of plain events, stepping only when the
+  test lets it (or freely), honouring pause, resume, stop and set_lr like a Trainer. UI
+  behaviour tests use it: they check what the app does with events and keys, not training.
+- `ThreadEngine`: a real core.engine.Trainer in a thread of this process, for the tests that
+  patch the engine here (a step pace, a held evaluation), which a training process would not see.
+
+Use: `MnistApp(..., engine_factory=ScriptedEngine.factory(...))` or `engine_factory=thread_engine`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable, Iterator
+
+from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent,
+                         StepEvent)
+
+_DONE = object()
+
+
+class ScriptedEngine:
+    """A run of `epochs` x `steps_per_epoch` steps whose events are made up, in a Trainer's order.
+
+    `gate`: if given, a threading.Semaphore each step takes one permit of (the test paces the run
+    by releasing steps); `fail_at`: the
+    run ends "failed" at that step, as a non-finite loss would end it.
+    """
+
+    created: list["ScriptedEngine"] = []
+
+    def __init__(self, spec: Any, data_dir: str | None = None, data: Any = None, *, steps_per_epoch: int = 5,
+                 gate: threading.Semaphore | None = None, fail_at: int | None = None,
+                 start_error: BaseException | None = None) -> None:
+        self.spec = spec
+        self.config = spec.config
+        self.steps_per_epoch = steps_per_epoch
+        self.gate = gate
+        self.fail_at = fail_at
+        self.start_error = start_error
+        self.end: EndEvent | None = None
+        self.error: BaseException | None = None
+        self.commands: list[tuple] = []
+        self.started = threading.Event()
+        self._lock = threading.Lock()
+        self._paused = False
+        self._unpaused = threading.Event()
+        self._unpaused.set()
+        self._stop: tuple[str, str] | None = None
+        self._lr = float(spec.config.lr)
+        self._pending_lr: float | None = None
+        ScriptedEngine.created.append(self)
+
+    @classmethod
+    def factory(cls, **options: Any) -> Callable[..., "ScriptedEngine"]:
+        return lambda spec, data_dir, data: cls(spec, data_dir, data, **options)
+
+    # ---- controls ----
+    def pause(self) -> None:
+        with self._lock:
+            self.commands.append(("pause",))
+            self._paused = True
+            self._unpaused.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self.commands.append(("resume",))
+            self._paused = False
+            self._unpaused.set()
+
+    def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None:
+        with self._lock:
+            self.commands.append(("stop", status, reason))
+            if self._stop is None:
+                self._stop = (status, reason)
+            self._unpaused.set()
+
+    def set_lr(self, lr: float) -> None:
+        with self._lock:
+            self.commands.append(("set_lr", lr))
+            self._pending_lr = lr
+
+    # ---- the run ----
+    def start(self) -> None:
+        self.started.set()
+        if self.start_error is not None:
+            raise self.start_error
+
+    def events(self) -> Iterator[Event]:
+        config, spe = self.config, self.steps_per_epoch
+        total = config.epochs * spe
+        clock = 0.0
+        yield ConfigEvent(config=config.to_dict(), run_dir=str(self.spec.run_dir), device="cpu",
+                          data_source="scripted", bundled_data=False, train_size=spe * config.batch_size,
+                          test_size=100, steps_per_epoch=spe, total_steps=total, classes=[str(d) for d in range(10)],
+                          resumed=self.spec.resume)
+        step = 0
+        for epoch in range(1, config.epochs + 1):
+            for batch in range(1, spe + 1):
+                if self.gate is not None:
+                    self.gate.acquire(timeout=60)
+                yield from self._controls(step, clock)
+                if self._stop is not None:
+                    yield self._finish(self._stop[0], self._stop[1], epoch, step, clock)
+                    return
+                step += 1
+                clock += 0.01
+                if self.fail_at == step:
+                    yield self._finish("failed", f"non-finite loss at step {step}", epoch, step, clock)
+                    return
+                yield StepEvent(epoch=epoch, step=step, seen=batch * config.batch_size,
+                                epoch_size=spe * config.batch_size, loss=1.0 / step, lr=self._lr, time=clock,
+                                samples_per_s=1000.0, total_steps=total)
+            yield EpochEvent(epoch=epoch, step=step, train_loss=0.5, train_acc=0.5 + epoch / 100,
+                             test_loss=0.4, test_acc=0.6 + epoch / 100, seconds=0.05, samples_per_s=1000.0,
+                             lr=self._lr, time=clock)
+            yield SamplesEvent(epoch=epoch, indices=list(range(4)), labels=[0, 1, 2, 3], predictions=[0, 1, 2, 4],
+                               confidences=[0.9] * 4, images=[SamplesEvent.encode_image(bytes([200] * 784))] * 4)
+            yield ConfusionEvent(epoch=epoch, matrix=[[10 if i == j else 0 for j in range(10)] for i in range(10)])
+        yield self._finish("finished", f"trained {config.epochs} epochs", config.epochs, step, clock)
+
+    def _controls(self, step: int, clock: float) -> Iterator[Event]:
+        with self._lock:
+            lr, self._pending_lr = self._pending_lr, None
+            paused = self._paused
+        if lr is not None:
+            self._lr = lr
+            yield StateEvent(state="lr", step=step, time=clock, lr=lr, message=f"learning rate set to {lr:g}")
+        if paused and self._stop is None:
+            yield StateEvent(state="paused", step=step, time=clock, message="paused")
+            self._unpaused.wait(60)
+            with self._lock:
+                lr, self._pending_lr = self._pending_lr, None
+            if lr is not None:
+                self._lr = lr
+                yield StateEvent(state="lr", step=step, time=clock, lr=lr, message=f"learning rate set to {lr:g}")
+            if self._stop is None:
+                yield StateEvent(state="resumed", step=step, time=clock, message="resumed")
+
+    def _finish(self, status: str, reason: str, epoch: int, step: int, clock: float) -> EndEvent:
+        self.end = EndEvent(status=status, reason=reason, epoch=epoch, step=step, time=clock)
+        return self.end
+
+
+class ThreadEngine:
+    """A real Trainer in a thread of this process (what the app's removed thread engine did), for tests only."""
+
+    def __init__(self, spec: Any, data_dir: str | None = None, data: Any = None) -> None:
+        self.spec, self.data_dir, self.data = spec, data_dir, data
+        self.end: EndEvent | None = None
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._trainer: Any = None
+        self._waiting: list[Callable[[Any], None]] = []
+
+    def _send(self, command: Callable[[Any], None]) -> None:
+        with self._lock:
+            if self._trainer is None:
+                self._waiting.append(command)
+            else:
+                command(self._trainer)
+
+    def pause(self) -> None:
+        self._send(lambda t: t.pause())
+
+    def resume(self) -> None:
+        self._send(lambda t: t.resume())
+
+    def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None:
+        self._send(lambda t: t.stop(status, reason))
+
+    def set_lr(self, lr: float) -> None:
+        self._send(lambda t: t.set_lr(lr))
+
+    def start(self) -> None:
+        from core.engine import Trainer
+
+        trainer = Trainer(self.spec.config, self.spec.run_dir, [self._queue.put], data_dir=self.data_dir,
+                          data=self.data, resume=self.spec.resume)
+        with self._lock:
+            self._trainer = trainer
+            for command in self._waiting:
+                command(trainer)
+            self._waiting.clear()
+        threading.Thread(target=self._run, args=(trainer,), name="thread engine").start()
+
+    def _run(self, trainer: Any) -> None:
+        try:
+            self.end = trainer.run()
+            self.error = getattr(trainer, "error", None)
+            self._queue.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to events()
+            self._queue.put(exc)
+
+    def events(self) -> Iterator[Event]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def thread_engine(spec: Any, data_dir: str | None, data: Any) -> ThreadEngine:
+    return ThreadEngine(spec, data_dir, data)

@@ -1,0 +1,163 @@
+"""How the app drives a run, on a scripted engine (tests/fake_engine.py): no torch, no training, so
+each test checks what the app does with keys and events, fast. tests/test_app.py keeps real runs
+end to end; tests/test_engine_process.py the training process itself.
+
+Waiting is always for a condition the app makes true, with a generous deadline; no sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from fake_engine import ScriptedEngine
+
+from core.config import ConfigError, RunConfig
+from core.events import to_record
+from core.lifecycle import Phase
+from core.runlog import METRICS_FILE
+from tui.app import MnistApp, RunSpec
+from tui.redraw import Cadence
+from tui.screens import MessageDialog
+
+TIMEOUT_S = 60.0
+
+
+async def wait_for(pilot, predicate, what: str, timeout: float = TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} (phase {pilot.app.lifecycle.phase})")
+        await pilot.pause(0.01)
+
+
+def small(**overrides) -> RunConfig:
+    return RunConfig(model="mlp", hidden=(16,), batch_size=10, epochs=2, sample_count=4).with_overrides(**overrides)
+
+
+def keys_shown(app: MnistApp) -> set[str]:
+    return {a for a in ("start", "resume_run", "pause", "unpause", "change_lr", "stop", "race")
+            if app.check_action(a, ())}
+
+
+async def test_keys_and_footer_follow_the_lifecycle_through_pause_continue_and_stop(tmp_path):
+    gate = threading.Semaphore(0)
+    ScriptedEngine.created.clear()
+    app = MnistApp(small(epochs=50), run_dir=tmp_path / "run", cursor_blink=False,
+                   engine_factory=ScriptedEngine.factory(gate=gate))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert keys_shown(app) == {"start", "race"} and app.run_status == "idle"
+        await pilot.press("escape", "s")
+        engine = ScriptedEngine.created[-1]
+        assert keys_shown(app) == {"pause", "change_lr", "stop"}
+        await pilot.press("p")  # before the first step: asked, not yet done
+        assert app.lifecycle.phase is Phase.PAUSING and app.status.note == "pausing after this step"
+        assert keys_shown(app) == {"unpause", "change_lr", "stop"}
+        gate.release(1)  # one step, then the pause is read
+        await wait_for(pilot, lambda: app.run_status == "paused", "the pause record")
+        assert app.status.state == "paused" and app.status.note == ""
+        await pilot.press("p")
+        gate.release(2)
+        await wait_for(pilot, lambda: app.status.step >= 2, "a step after continuing")
+        assert app.run_status == "running" and "pause" in keys_shown(app)
+        await pilot.press("x")
+        assert keys_shown(app) == set() and app.status.state == "stopping"
+        gate.release(1)
+        await wait_for(pilot, lambda: not app.lifecycle.active, "the engine to return")
+        assert app.run_status == "stopped" and keys_shown(app) == {"start", "resume_run", "race"}
+        assert [c[0] for c in engine.commands] == ["pause", "resume", "stop"]
+        assert any("Run stopped: stopped from the app" in line for line in app.run_log.plain_lines)
+
+
+async def test_a_finished_run_draws_every_panel_and_the_watch_of_its_log_draws_the_same(tmp_path):
+    """One run model under both: the live screen and --watch of the same records agree line for line."""
+    spec_dir = tmp_path / "run"
+    app = MnistApp(small(), run_dir=spec_dir, cursor_blink=False, engine_factory=ScriptedEngine.factory())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.lifecycle.phase is Phase.ENDED, "the run to end")
+        live = (list(app.run_log.plain_lines), app.loss_chart.series["loss"].ys, app.acc_chart.series["test"].ys,
+                app.samples.event, app.confusion.total, app.status.step, app.status.total_steps)
+        assert app.run_status == "finished" and live[5] == live[6] == 10
+        assert len(live[1]) == 10 and len(live[2]) == 2 and live[3] is not None and live[4] == 100
+        await pilot.press("q")
+
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    events = list(ScriptedEngine(RunSpec(small(), spec_dir)).events())
+    (watched / METRICS_FILE).write_text("".join(json.dumps(to_record(e)) + "\n" for e in events))
+    viewer = MnistApp(watch_dir=watched, cursor_blink=False)
+    async with viewer.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        seen = (list(viewer.run_log.plain_lines), viewer.loss_chart.series["loss"].ys,
+                viewer.acc_chart.series["test"].ys, viewer.samples.event, viewer.confusion.total, viewer.status.step,
+                viewer.status.total_steps)
+        assert viewer.run_status == "finished"
+        await pilot.press("q")
+    assert seen == live
+
+
+async def test_a_run_that_fails_shows_a_dialog_and_may_be_started_again(tmp_path):
+    app = MnistApp(small(), run_dir=tmp_path / "run", cursor_blink=False,
+                   engine_factory=ScriptedEngine.factory(fail_at=3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog), "the failure dialog")
+        assert "non-finite loss at step 3" in app.screen.message and app.run_status == "failed"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.lifecycle.active, "the engine to return")
+        assert app.check_action("start", ()) is True
+
+
+async def test_an_engine_that_cannot_start_is_reported_and_leaves_the_app_usable(tmp_path):
+    app = MnistApp(small(), run_dir=tmp_path / "run", cursor_blink=False,
+                   engine_factory=ScriptedEngine.factory(start_error=RuntimeError("no forkserver here")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog), "the dialog")
+        assert app.screen.message.startswith("internal error: RuntimeError: no forkserver here")
+        assert app.run_status == "failed" and app.check_action("start", ()) is True
+        assert any("Run failed: internal error" in line for line in app.run_log.plain_lines)
+
+
+async def test_a_setting_the_engine_refuses_is_a_usage_error_not_an_internal_one(tmp_path):
+    app = MnistApp(small(), run_dir=tmp_path / "run", cursor_blink=False,
+                   engine_factory=ScriptedEngine.factory(start_error=ConfigError("invalid device 'tpu'")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog), "the dialog")
+        assert app.screen.message == "invalid device 'tpu'"
+
+
+async def test_quit_during_a_run_stops_it_as_interrupted_then_exits(tmp_path):
+    gate = threading.Semaphore(0)
+    ScriptedEngine.created.clear()
+    app = MnistApp(small(epochs=50), run_dir=tmp_path / "run", cursor_blink=False,
+                   engine_factory=ScriptedEngine.factory(gate=gate))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: ScriptedEngine.created and ScriptedEngine.created[-1].started.is_set(),
+                       "the engine to start")
+        await pilot.press("q")
+        assert app.lifecycle.quitting and app.return_code is None  # still saving
+        assert app.status.note == "saving the checkpoint, then quitting"
+        gate.release(1)
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
+    engine = ScriptedEngine.created[-1]
+    assert app.return_code == 0 and engine.end is not None and engine.end.status == "interrupted"
+    assert "--resume" in engine.end.reason and str(Path(tmp_path / "run")) in engine.end.reason
+
+
+def test_cadence_draws_a_panel_at_most_once_per_period_unless_forced():
+    now = [100.0]
+    cadence = Cadence(clock=lambda: now[0])
+    assert cadence.due("charts", 5.0)  # never drawn: due
+    now[0] += 4.9
+    assert not cadence.due("charts", 5.0)
+    assert cadence.due("charts", 5.0, force=True)  # the end of a run, a replay: at once
+    now[0] += 5.0
+    assert cadence.due("charts", 5.0) and cadence.due("log", 2.0)
+    cadence.forget()
+    assert cadence.due("charts", 5.0)  # a new run's first figure is not held back
