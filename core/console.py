@@ -15,7 +15,7 @@ from typing import IO, Callable
 
 from rich.columns import Columns
 from rich.console import Console, Group
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task
 from rich.text import Text
 
 from core.events import ConfigEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent, StepEvent, to_record
