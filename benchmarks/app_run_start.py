@@ -144,7 +144,7 @@ def main() -> int:
                 scratch = Path(tmp) / f"{name}-{r}"
                 scratch.mkdir()
                 load.read()
-                runs = session(versions[name], args.data_dir, scratch)
+                runs = session(versions[name], str(Path(args.data_dir).resolve()), scratch)  # sessions run in a scratch dir
                 load.read()
                 print(f"round {r + 1} {name}: " + ", ".join(f"run {i + 1} record {t['record']:.2f} s screen "
                                                             f"{t['screen']:.2f} s" for i, t in enumerate(runs)),
