@@ -161,3 +161,29 @@ def test_cadence_draws_a_panel_at_most_once_per_period_unless_forced():
     assert cadence.due("charts", 5.0) and cadence.due("log", 2.0)
     cadence.forget()
     assert cadence.due("charts", 5.0)  # a new run's first figure is not held back
+
+
+async def test_loss_points_held_back_while_training_are_drawn_by_the_next_forced_draw(tmp_path):
+    """The redraw cadence holds a chart's new points back while a run trains; the draw at the end of
+    a run (force) must draw them even when that beat brings no new points - in a real run the last
+    steps arrive before the evaluation, the end record after it (seen in tmux: the chart's border said
+    'step 2' beside a status bar at step 40)."""
+    gate = threading.Semaphore(0)
+    app = MnistApp(small(), run_dir=tmp_path / "run", cursor_blink=False,
+                   engine_factory=ScriptedEngine.factory(gate=gate))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("escape", "s")
+        gate.release(1)
+        await wait_for(pilot, lambda: app.loss_chart.drawn > 0, "the first loss figure")
+        first = str(app.loss_chart.border_subtitle)
+        gate.release(3)  # three more points within the cadence's interval: folded, held back
+        await wait_for(pilot, lambda: app.loss_chart.point_count("loss") == 4, "four loss points")
+        await pilot.pause()
+        assert str(app.loss_chart.border_subtitle) == first  # held back (the chart redraws every few seconds)
+        app.view.draw(force=True)  # what the end of the run does; no new points since the last beat
+        await pilot.pause()
+        assert str(app.loss_chart.border_subtitle).endswith(f"step {app.loss_chart.series['loss'].xs[-1]:,.0f}")
+        assert str(app.loss_chart.border_subtitle) != first
+        gate.release(100)
+        await wait_for(pilot, lambda: app.lifecycle.phase is Phase.ENDED, "the run to end")
+        await pilot.press("q")

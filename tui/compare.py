@@ -164,6 +164,7 @@ class CompareScreen(Screen):
         self._drawn: dict[str, tuple[int, int, int, int]] = {}  # name -> (model id, generation, losses, epochs)
         self._detail: tuple = ()  # (name, samples, confusion) the detail panels show
         self._changed = True
+        self._pending: set[str] = set()  # charts holding points not drawn yet (the cadence held them back)
 
     # ---- widgets ----
     def compose(self) -> ComposeResult:
@@ -319,15 +320,19 @@ class CompareScreen(Screen):
         self._changed = False
         training = any(m.state in ("running", "evaluating") for m in self.standings.values())
         heavy = force or not training
-        losses = epochs = False
         for name, model in self.standings.items():
             new_losses, new_epochs = self._draw_series(name, model)
-            losses |= new_losses
-            epochs |= new_epochs
-        if losses and self._cadence.due("loss", PANEL_EVERY_S, heavy or self.loss_chart.drawn == 0):
+            if new_losses:
+                self._pending.add("loss")
+            if new_epochs:
+                self._pending.add("acc")
+        # a chart whose points the cadence held back is drawn on a later beat, and at the latest at the end
+        if "loss" in self._pending and self._cadence.due("loss", PANEL_EVERY_S, heavy or self.loss_chart.drawn == 0):
             self.loss_chart.redraw()
-        if epochs and self._cadence.due("acc", PANEL_EVERY_S, heavy or self.acc_chart.drawn == 0):
+            self._pending.discard("loss")
+        if "acc" in self._pending and self._cadence.due("acc", PANEL_EVERY_S, heavy or self.acc_chart.drawn == 0):
             self.acc_chart.redraw()
+            self._pending.discard("acc")
         self.leaderboard.show(list(self.standings.values()))
         self._follow()
         selected = self.leaderboard.selected

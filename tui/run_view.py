@@ -36,6 +36,7 @@ class MainRunView:
         self._generation = -1
         self._losses = self._epochs = self._log_total = 0
         self._samples = self._confusion = None
+        self._pending: set[str] = set()  # charts holding points not drawn yet (the cadence held them back)
 
     def reset(self, model: RunModel, expected_samples: int | None = None) -> None:
         """Show a new run from scratch (the panels empty until its records arrive)."""
@@ -44,6 +45,7 @@ class MainRunView:
         self._generation = model.generation
         self._losses = self._epochs = self._log_total = 0
         self._samples = self._confusion = None
+        self._pending = set()
         self.loss.clear()
         self.acc.clear()
         self.samples.reset(expected=expected_samples)
@@ -66,14 +68,19 @@ class MainRunView:
             points = model.losses[self._losses:]
             self.loss.add("loss", [p[0] for p in points], [p[2] for p in points])
             self._losses = len(model.losses)
+            self._pending.add("loss")
         if new_epochs > 0:
             for e in model.epochs[self._epochs:]:
                 self.acc.add_epoch("", e.epoch, e.train_acc, e.test_acc)
             self._epochs = len(model.epochs)
-        if new_losses > 0 and self.cadence.due("loss", PANEL_EVERY_S, heavy or self.loss.drawn == 0):
+            self._pending.add("acc")
+        # a chart whose points the cadence held back is drawn on a later beat, and at the latest at the end
+        if "loss" in self._pending and self.cadence.due("loss", PANEL_EVERY_S, heavy or self.loss.drawn == 0):
             self.loss.redraw()
-        if new_epochs > 0 and self.cadence.due("acc", PANEL_EVERY_S, heavy or self.acc.drawn == 0):
+            self._pending.discard("loss")
+        if "acc" in self._pending and self.cadence.due("acc", PANEL_EVERY_S, heavy or self.acc.drawn == 0):
             self.acc.redraw()
+            self._pending.discard("acc")
         panels = (model.samples is not self._samples) or (model.confusion is not self._confusion)
         if panels and self.cadence.due("panels", PANEL_EVERY_S, heavy):
             if model.samples is not None and model.samples is not self._samples:
