@@ -6,15 +6,15 @@ deadline for a loaded machine; no test sleeps and hopes.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from pilot_wait import waiter
 
 from core.config import RunConfig
 from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records
@@ -25,12 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 120.0
 
 
-async def wait_for(pilot, predicate, what: str, timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
+wait_for = waiter(TIMEOUT_S)
 
 
 def records(run_dir: Path) -> list[dict]:

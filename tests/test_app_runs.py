@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 from fake_engine import ScriptedEngine
+
+from pilot_wait import waiter
 
 from core.config import ConfigError, RunConfig
 from core.events import to_record
@@ -25,12 +26,7 @@ from tui.screens import MessageDialog
 TIMEOUT_S = 60.0
 
 
-async def wait_for(pilot, predicate, what: str, timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (phase {pilot.app.lifecycle.phase})")
-        await pilot.pause(0.01)
+wait_for = waiter(TIMEOUT_S)
 
 
 def small(**overrides) -> RunConfig:

@@ -7,7 +7,8 @@ deadline for a loaded machine; no test sleeps and hopes.
 
 from __future__ import annotations
 
-import time
+
+from pilot_wait import waiter
 
 from core.config import RunConfig
 from core.leaderboard import rank
@@ -21,12 +22,7 @@ TIMEOUT_S = 180.0
 BASE = RunConfig(name="t", model="mlp", hidden=(32,), batch_size=100, epochs=2, sample_count=4)
 
 
-async def wait_for(pilot, predicate, what: str, timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+wait_for = waiter(TIMEOUT_S)
 
 
 def board_rows(screen: CompareScreen) -> list[list[str]]:

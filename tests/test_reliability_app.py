@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from pilot_wait import waiter
+
 from core import engine
 from core.config import RunConfig
 from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint, lock_run_dir
@@ -34,15 +36,7 @@ TIMEOUT_S = 120.0
 CORE_DIR = Path(engine.__file__).resolve().parent
 
 
-async def wait_for(pilot, predicate, what: str, timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            app = pilot.app
-            state = getattr(app, "run_status", "?")
-            raise AssertionError(f"timed out waiting for {what} (status {state}, screen "
-                                 f"{type(app.screen).__name__}, focus {app.focused!r})")
-        await pilot.pause(0.02)
+wait_for = waiter(TIMEOUT_S)
 
 
 async def keys(pilot, *names: str) -> None:
