@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"race_parallel.py: error: {exc}") from None
     from core import engine_process
 
-    engine_process.warm_up()  # the forkserver's imports (torch, torch._dynamo) are paid before either side is timed
+    engine_process.warm_up()  # the forkserver's imports (torch and the engine) are paid before either side is timed
     ready = engine_process._context().Process(target=os.getpid)  # returns once the forkserver has preloaded
     ready.start()
     ready.join()

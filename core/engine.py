@@ -9,7 +9,6 @@ loadable checkpoint and an "end" record in metrics.jsonl.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import os
 import platform
@@ -85,23 +84,6 @@ def library_versions() -> dict[str, str]:
     # made the app import torch to read the run's first record: 10+ s before its first step showed
     return {"python": platform.python_version(), "torch": str(torch.__version__), "torchvision": vision,
             "platform": platform.platform()}
-
-
-def preload_compiler() -> threading.Thread | None:
-    """Start importing torch._dynamo in a thread, to be done by the first optimizer step.
-
-    torch's optimizers import torch._dynamo (the compiler, about 2.5 s on a 2-core CPU) the first
-    time their step() or zero_grad() runs, although nothing here compiles. The import cannot be
-    skipped without bypassing those methods, so it runs while the data set is read and the model
-    is built (file reads and tensor ops that release the GIL); the step's own import then finds it
-    done, or waits on Python's import lock for the rest. Nothing when it is already imported.
-    """
-    if "torch._dynamo" in sys.modules:
-        return None
-    thread = threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True,
-                              name="import torch._dynamo")
-    thread.start()
-    return thread
 
 
 def sample_indices(labels: torch.Tensor, count: int) -> list[int]:
@@ -240,7 +222,6 @@ class Trainer:
             self._claim = runlog.claim_run_dir(self.run_dir, resume=self.resume_requested)
         if self._claim.restart:  # the first checkpoint never completed: start again from step 0, in place
             self.resume_requested = False
-        preload_compiler()  # overlaps the data loading below; see its docstring
         self.device = resolve_device(config.device)
         if self.data is None:
             location = data_mod.locate(config.dataset, self.data_dir)

@@ -52,7 +52,7 @@ from typing import Any, Iterator, Protocol, Sequence, Union
 from core.config import ConfigError, RunConfig
 from core.events import EndEvent, Event, Sink
 
-PRELOAD = ["core.engine", "torch._dynamo"]  # torch, and the compiler its optimizers import on their first step: paid once, in the forkserver
+PRELOAD = ["core.engine"]  # torch and the engine, paid once, in the forkserver (the compiler is never imported: core/eager.py)
 
 
 class Engine(Protocol):

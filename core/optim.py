@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from core.config import RunConfig
+from core.eager import eager_step
 
 Params = Iterable[nn.Parameter]
 
@@ -46,7 +47,10 @@ INITS: dict[str, Callable[[torch.Tensor], None] | None] = {
 
 
 def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
-    return OPTIMIZERS[config.optimizer](model.parameters(), config)
+    """torch's optimizer for `config`, stepping without the compiler's import (core/eager.py)."""
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config)
+    eager_step(optimizer)
+    return optimizer
 
 
 def initialise(model: nn.Module, init: str) -> None:
