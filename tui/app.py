@@ -16,7 +16,6 @@ after the first frame), so the app paints at once.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import signal
 import time
@@ -235,7 +234,9 @@ class MnistApp(HangupExit, App[int]):
         try:
             if importlib.util.find_spec("torch") is None:
                 raise ImportError("No module named 'torch'")
-            version = importlib.metadata.version("torch")
+            from importlib import metadata  # 20 ms of imports (email, zipfile): after the first frame
+
+            version = metadata.version("torch")
             if self.engine_factory is process_engine:
                 from core import engine_process
 

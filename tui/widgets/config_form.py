@@ -145,11 +145,19 @@ class ConfigForm(Widget):
                 yield Select([(CUSTOM, CUSTOM)] + [(name, name) for name in PRESETS], value=self._applied_preset,
                              allow_blank=False, compact=True, id="preset")
                 for field in FIELDS:
-                    yield Label(field.label, classes="form-label", id=f"label-{field.id}")
-                    yield self._make(field, getattr(self.base, field.key))
+                    # born in their final state: a class or `disabled` changed after mounting restyles the
+                    # widget again, and the form is most of the first frame's widgets
+                    unused = not field.setting.applies(self.base.model, self.base.optimizer)
+                    yield Label(field.label, classes="form-label -unused" if unused else "form-label",
+                                id=f"label-{field.id}")
+                    widget = self._make(field, getattr(self.base, field.key))
+                    widget.disabled = unused
+                    yield widget
             with Horizontal(id="form-buttons"):
                 yield Button("Start", id="start", variant="success", compact=True)
-                yield Button("Resume run", id="resume-run", compact=True)
+                resume = Button("Resume run", id="resume-run", compact=True)
+                resume.display = False  # offer_resume shows it when there is a run to continue
+                yield resume
                 yield Button("Compare…", id="race", compact=True)
             yield Static("", id="form-data")  # filled by look_for_data (not in --watch)
             yield Static("", id="form-message")
@@ -167,9 +175,6 @@ class ConfigForm(Widget):
         widget.tooltip = f"{field.setting.help} ({field.setting.flag})"  # the words of --help, declared once
         return widget
 
-    def on_mount(self) -> None:
-        self.offer_resume(False)
-        self._sync_enabled()
 
     # ---- reading and writing ----
     def check(self, field: Field, text: str) -> str | None:
