@@ -238,10 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Per round, headless / app samples/s, in the order they ran:", "",
             "| preset | size | rounds |", "|---|---|---|", *details]
     title = "App overhead: training samples/s headless vs. inside the app"
-    print("\n".join(["", title, *rows]))
-    if args.out != "-":
-        common.write_results(Path(args.out), title, facts, body)
-        print(f"wrote {args.out}")
+    common.publish(args.out, title, facts, body, shown=["", title, *rows])
     return 0
 
 

@@ -181,10 +181,7 @@ def main() -> int:
             *[f"- {labels[name]}: " + " | ".join(" · ".join(f"{t['record']:.2f}/{t['screen']:.2f}" for t in s)
                                                    for s in times[name]) for name in ("before", "after")]]
     title = "Run start: pressing s to the first step, first and second run of an app session"
-    print("\n".join(["", title, *rows]))
-    if args.out != "-":
-        common.write_results(Path(args.out), title, facts, body)
-        print(f"wrote {args.out}")
+    common.publish(args.out, title, facts, body, shown=["", title, *rows])
     return 0
 
 

@@ -126,6 +126,14 @@ def write_results(out: Path, title: str, facts: Sequence[str], body: Sequence[st
     out.write_text("\n".join(lines) + "\n")
 
 
+def publish(out: str, title: str, facts: Sequence[str], body: Sequence[str], shown: Sequence[str] | None = None) -> None:
+    """Print what was measured (`shown`, else the body), and write the results file unless `out` is "-"."""
+    print("\n".join(body if shown is None else shown))
+    if out != "-":
+        write_results(Path(out), title, facts, body)
+        print(f"wrote {out}")
+
+
 def standard_facts(device: torch.device, command: str) -> list[str]:
     return [f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
             f"machine: {machine_line(device)}",

@@ -168,12 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(range {min(floor):.2f}-{max(floor):.2f}): the floor for this first screen in Textual. mnist-tui is "
             f"{statistics.median(over_form):.2f}x the form alone (range {min(over_form):.2f}-{max(over_form):.2f}): "
             "what the app adds around its first screen (its imports, the tabs, status bar and hidden panels)."]
-    if args.out == "-":
-        print("\n".join(body))
-    else:
-        common.write_results(Path(args.out), "First frame: mnist-tui against a hello-world Textual app", facts, body)
-        print("\n".join(body))
-        print(f"wrote {args.out}")
+    common.publish(args.out, "First frame: mnist-tui against a hello-world Textual app", facts, body)
     return 0
 
 

@@ -126,12 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| data loading alone, timed inside a process (d) | {spread(data_s)} | - |",
             f"| **run start: (c) - (a)** | **{spread(beyond)}** (≤ {TARGET_S} s: {verdict}) | {spread(beyond_cpu)} |"]
     title = "Run start: a 1-epoch run beyond a bare `import torch`"
-    if args.out == "-":
-        print("\n".join(body))
-    else:
-        common.write_results(Path(args.out), title, facts, body)
-        print("\n".join(body))
-        print(f"wrote {args.out}")
+    common.publish(args.out, title, facts, body)
     return 0
 
 

@@ -12,7 +12,6 @@ import dataclasses
 import math
 import os
 import platform
-import sys
 import threading
 import time
 from pathlib import Path
