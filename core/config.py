@@ -23,6 +23,7 @@ OPTIMIZER_ALIASES = {"nag": "nesterov", "rmsp": "rmsprop"}
 SCHEDULES = ("constant", "onecycle")
 NORMALIZATIONS = ("standard", "unit")  # standard: (x/255 - mean)/std; unit: x/255 like ToTensor()
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("float32", "bfloat16")  # bfloat16: autocast of the forward passes; weights stay float32
 MAX_MLP_PARAMETERS = 100_000_000  # 400 MB of float32 weights; far beyond anything MNIST needs
 MAX_LR = 1e30  # far past divergence (1e6 already fails cleanly), still far inside float32's range
 MAX_NAME_LENGTH = 100
@@ -54,6 +55,7 @@ class RunConfig:
     epochs: int = 10
     seed: int = 1
     device: str = "auto"
+    precision: str = "float32"
     train_size: int | None = None
     log_interval: int = 0
     eval_batch_size: int = 2000
@@ -118,10 +120,10 @@ PRESETS: dict[str, Preset] = {
         "Fashion-MNIST; MLP 784-256-128-10 ReLU; SGD lr 0.01; batch 64; 30 epochs"),
     "fast": Preset(
         RunConfig(name="fast", model="fast-cnn", optimizer="adamw", lr=0.01, weight_decay=0.01, schedule="onecycle",
-                  batch_size=128, epochs=1, seed=1),
+                  batch_size=128, epochs=1, seed=1, precision="bfloat16"),
         "not a tutorial: 99% MNIST test accuracy in the least time (benchmarks/time_to_accuracy.py)", 0.99,
-        "3x(conv3x3+maxpool+BatchNorm+ReLU) 16/32/64 channels, fc 576->10; AdamW lr 0.01 one-cycle; "
-        "batch 128; 1 epoch"),
+        "conv3x3/2+BatchNorm+ReLU 16, 2x(conv3x3+maxpool+BatchNorm+ReLU) 32/64 channels, fc 576->10; "
+        "AdamW lr 0.01 one-cycle; batch 128; 1 epoch; bfloat16 autocast"),
 }
 
 
@@ -318,6 +320,10 @@ SETTINGS: tuple[Setting, ...] = (
             race_values="1,2,3"),
     Setting("device", "choice", "Device", "auto (default) picks cuda, then mps, then cpu", DEVICES, in_form=True,
             resumable=True, show_default=False),
+    Setting("precision", "choice", "Precision", "bfloat16 runs the training forward, the loss and evaluation "
+            "under bf16 autocast (weights and optimizer stay float32); a device without native bf16 trains in "
+            "float32 instead, and config.json's speed line says so", PRECISIONS, raceable=True,
+            race_values="float32,bfloat16"),
     Setting("train_size", "whole", "Train images", "use only the first N training images (quick runs)",
             bounds=Bounds(1, whole=True), metavar="N", in_form=True, optional=True, empty="all", show_default=False),
     Setting("log_interval", "whole", "Log interval", "steps between progress records (0 = ~25 per epoch)",
@@ -434,7 +440,8 @@ def config_from_json(data: Any, partial: bool = False) -> RunConfig:
         if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in hidden):
             raise ConfigError(f"invalid hidden sizes {str(hidden)[:40]!r}: must be a list of whole numbers")
         kwargs["hidden"] = tuple(hidden)
-    for name in ("name", "dataset", "model", "activation", "optimizer", "init", "schedule", "device", "normalize"):
+    for name in ("name", "dataset", "model", "activation", "optimizer", "init", "schedule", "device", "normalize",
+                 "precision"):
         if name in kwargs and not isinstance(kwargs[name], str):
             raise ConfigError(f"invalid {name} {str(kwargs[name])[:40]!r}: must be text")
     try:

@@ -573,8 +573,9 @@ class Trainer:
         data, config = self.data, self.config
         self.emit(StateEvent("evaluating", self.global_step, round(self._elapsed(), 3),
                              message=f"evaluating epoch {self.epoch} on {data.test_size:,} test images"))
-        result = evaluate(self.model, data.test_x, data.test_y, config.eval_batch_size,
-                          should_stop=lambda: self._stop_status is not None)
+        with self.perf.inference():  # the run's precision (bf16 autocast or none), as in training
+            result = evaluate(self.model, data.test_x, data.test_y, config.eval_batch_size,
+                              should_stop=lambda: self._stop_status is not None)
         if result is None:
             return False
         test_loss, test_acc, predictions = result
@@ -609,10 +610,10 @@ class Trainer:
 
     def _emit_samples(self, predictions: torch.Tensor) -> None:
         idx = torch.tensor(self.samples, device=self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), self.perf.inference():  # the precision that made `predictions`
             was_training = self.model.training
             self.model.eval()
-            probs = F.softmax(self.model(self.data.test_x[idx]), dim=1)
+            probs = F.softmax(self.model(self.data.test_x[idx]).float(), dim=1)
             self.model.train(was_training)
         confidences = probs.max(1).values.tolist()
         pixels = self.data.test_pixels[torch.tensor(self.samples)]

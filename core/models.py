@@ -52,18 +52,22 @@ def cnn(config: RunConfig) -> nn.Module:
 def fast_cnn(config: RunConfig) -> nn.Module:
     """The "fast" preset's network, sized for 99% on a 2-core CPU in the least wall time.
 
-    Three conv3x3 blocks of 16/32/64 channels (29k parameters). Each block pools straight after
-    its convolution, so batch norm and ReLU touch a quarter of the pixels: on the CPU those
-    memory-bound ops cost as much as the convolutions (an epoch took 16 instead of 25
-    CPU-seconds against conv-BN-ReLU-pool, at the same accuracy). Max-pool before an affine BN is
-    a different model, not a reordering, and it trains as well. Batch norm is what lets one-cycle
-    run at a high learning rate, which is what makes a single epoch enough.
+    Three conv3x3 blocks of 16/32/64 channels (29k parameters). The first convolution has
+    stride 2, so it computes a quarter of the 28x28 outputs and nothing pools its full-size
+    output: max-pooling and its backward over 16x28x28 maps had cost more than all the
+    convolutions together (profiled with bf16 autocast on this CPU: the stride halved an
+    epoch's CPU-seconds, 8.0 to 4.8, at the same accuracy, benchmarks/results/fast99-cpu.md).
+    The other two blocks pool straight after their convolution, so batch norm and ReLU touch a
+    quarter of the pixels: on the CPU those memory-bound ops cost as much as the convolutions.
+    Batch norm is what lets one-cycle run at a high learning rate, which is what makes a single
+    epoch enough.
     """
     def block(cin: int, cout: int) -> list[nn.Module]:
         return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(cout),
                 nn.ReLU(inplace=True)]
 
-    return nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 64), nn.Flatten(), nn.Linear(3 * 3 * 64, 10))
+    first = [nn.Conv2d(1, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)]
+    return nn.Sequential(*first, *block(16, 32), *block(32, 64), nn.Flatten(), nn.Linear(3 * 3 * 64, 10))
 
 
 MODELS: dict[str, Callable[[RunConfig], nn.Module]] = {

@@ -11,20 +11,31 @@ made on the 2-core development machine that four other engineers' tests kept bus
   (the OpenMP runtime reads it once, when torch is first imported); a user's own value wins.
 - Linear models and MLPs do too little work per op to gain from a second thread on a small CPU
   (each op is a few microseconds; waking a thread costs about as much), so on machines with at
-  most SMALL_CPU_CORES cores they train on one thread. The thread count changes float rounding,
-  so it is a fixed rule of the model and the machine, never of the load: a seed reproduces.
+  most SMALL_CPU_CORES cores they train on one thread. So do bfloat16 runs of any model there:
+  with AMX a convolution is as short as those ops, and the fast preset's whole command took
+  8.8-9.8 s on one thread against 15.9-17.9 s on two, with half the CPU-seconds (interleaved,
+  1-min load ~2; benchmarks/fast99.py --compare-threads 2 measures it again). The thread
+  count changes float rounding, so it is a fixed rule of the model, its precision and the
+  machine, never of the load: a seed reproduces.
 - channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
   epoch took 18 CPU-seconds instead of 29 on this CPU, cnn-adam's steps ran 1.2-1.35x faster.
+- bfloat16 autocast is a setting of the run (RunConfig.precision, recorded in config.json),
+  not a rule here, since it changes the numbers a run produces. On this CPU (AMX and
+  AVX512-BF16) it cut the fast preset's epoch from 8.5 to 5.5 CPU-seconds at the same accuracy
+  (benchmarks/results/fast99-cpu.md). A device without native bf16 trains that run in float32
+  (on such a CPU oneDNN refuses bf16 convolutions, or emulates them slower than float32), and
+  the "speed" line of config.json says so.
 
 Options not measured here (no GPU on the development machine) are opt-in, named in
 $MNIST_TUI_SPEED as a comma list, so they can be measured on a GPU box and turned on by
-default only where they win: "amp" (bfloat16 autocast for the forward pass and loss),
-"compile" (torch.compile of the training forward) and "channels_last" (on CUDA too), or
-"no-channels_last". Whatever a run used is recorded in its config.json ("speed").
+default only where they win: "compile" (torch.compile of the training forward) and
+"channels_last" (on CUDA too), or "no-channels_last". Whatever a run used is recorded in its
+config.json ("speed").
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -35,8 +46,8 @@ from core.config import ConfigError, RunConfig
 SMALL_CPU_CORES = 2
 WAIT_POLICY_ENV = ("OMP_WAIT_POLICY", "PASSIVE")
 THREADS_ENV = "MNIST_TUI_THREADS"  # a user's explicit intra-op thread count, for any model
-OPTIONS_ENV = "MNIST_TUI_SPEED"  # opt-in options: amp, compile, channels_last, no-channels_last
-OPTIONS = ("amp", "compile", "channels_last", "no-channels_last")
+OPTIONS_ENV = "MNIST_TUI_SPEED"  # opt-in options: compile, channels_last, no-channels_last
+OPTIONS = ("compile", "channels_last", "no-channels_last")
 
 
 def requested_options() -> set[str]:
@@ -60,9 +71,20 @@ def cpu_threads(config: RunConfig, model: nn.Module, cores: int | None = None) -
     if os.environ.get("OMP_NUM_THREADS"):
         return None  # the user chose; respect it
     cores = cores if cores is not None else (os.cpu_count() or 1)
-    if cores <= SMALL_CPU_CORES and not has_conv(model):
+    if cores <= SMALL_CPU_CORES and (not has_conv(model) or config.precision == "bfloat16"):
         return 1
     return None
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` runs bfloat16 natively: AVX512-BF16/AMX (or AVX-NE-CONVERT) CPUs as oneDNN
+    sees them, CUDA GPUs from Ampere on. MPS: not assumed."""
+    if device.type == "cpu":
+        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        return bool(check is not None and check())
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return False
 
 
 def use_channels_last(model: nn.Module, device: torch.device, options: set[str] = frozenset()) -> bool:
@@ -78,7 +100,8 @@ class Settings:
         options = requested_options()
         self.threads = cpu_threads(config, model) if device.type == "cpu" else None
         self.channels_last = use_channels_last(model, device, options)
-        self.amp = "amp" in options
+        self.bf16_requested = config.precision == "bfloat16"
+        self.bf16 = self.bf16_requested and native_bf16(device)
         self.compile = "compile" in options
         self.device = device
         self._threads_before: int | None = None
@@ -102,9 +125,13 @@ class Settings:
         return model
 
     def autocast(self) -> torch.autocast | None:
-        """The context for the training forward and loss; None when mixed precision is off.
+        """The context for the training forward and loss; None when the run trains in float32.
         bfloat16 keeps float32's range, so no loss scaling is needed."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else None
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else None
+
+    def inference(self) -> contextlib.AbstractContextManager:
+        """The context for evaluation: the run's precision (a fresh autocast, or nothing)."""
+        return self.autocast() or contextlib.nullcontext()
 
     def forward(self, model: nn.Module):
         """The callable the training loop runs the model through: the model, or its compiled form.
@@ -116,8 +143,10 @@ class Settings:
         parts = [f"{self.threads_used} CPU thread{'s' if self.threads_used != 1 else ''}"] if self.threads_used else []
         if self.channels_last:
             parts.append("channels_last")
-        if self.amp:
-            parts.append("amp bf16")
+        if self.bf16:
+            parts.append("bf16 autocast")
+        elif self.bf16_requested:
+            parts.append(f"float32 (bfloat16 asked for; no native bf16 on {self.device.type})")
         if self.compile:
             parts.append("compiled")
         return ", ".join(parts) or "defaults"
