@@ -144,7 +144,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def report(runs: list[Run], others: list[Run], peers: list[Run], args: argparse.Namespace, loads: common.LoadLog,
-           out: Path) -> list[str]:
+           out: str) -> None:
     accs = [r.accuracy for r in runs]
     walls = [r.wall for r in runs]
     cpus = [r.cpu for r in runs]
@@ -196,8 +196,7 @@ def report(runs: list[Run], others: list[Run], peers: list[Run], args: argparse.
         body += ["", "Peer runs:", "", *common.markdown_table(
             ["run", "test acc", "wall s", "CPU s", "load before"],
             [[p.label, f"{p.accuracy:.2%}", f"{p.wall:.1f}", f"{p.cpu:.1f}", fmt(p.load)] for p in peers], "lrrrr")]
-    common.write_results(out, "99% MNIST, cold, whole command (cpu)", facts, body)
-    return summary + [""] + table
+    common.publish(out, "99% MNIST, cold, whole command (cpu)", facts, body, shown=summary + [""] + table)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -221,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compare-threads", type=int, default=None, metavar="N",
                         help="also run each seed with MNIST_TUI_THREADS=N, interleaved (checks core/perf.py's rule)")
     parser.add_argument("--run-args", default="", help="extra mnist-tui arguments (smoke tests; recorded)")
-    parser.add_argument("--out", default=str(common.RESULTS_DIR / "fast99-cpu.md"))
+    parser.add_argument("--out", default=str(common.RESULTS_DIR / "fast99-cpu.md"), help="'-' for stdout only")
     args = parser.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
@@ -255,9 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 peers.append(peer)
                 print(f"peer {index + 1}: {peer.accuracy:.2%} in {peer.wall:.1f} s wall, {peer.cpu:.1f} s CPU", flush=True)
     loads.read()
-    out = Path(args.out)
-    print("\n".join(report(runs, others, peers, args, loads, out)))
-    print(f"wrote {out}")
+    report(runs, others, peers, args, loads, args.out)
     return 0
 
 

@@ -21,8 +21,8 @@ import pytest
 from conftest import write_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("accuracy.py", "app_overhead.py", "mutation_report.py", "race_report.py", "run_start.py", "throughput.py",
-           "time_to_accuracy.py")
+SCRIPTS = ("accuracy.py", "app_overhead.py", "fast99.py", "mutation_report.py", "race_report.py", "run_start.py",
+           "throughput.py", "time_to_accuracy.py")
 PRESET_SCRIPTS = ("accuracy.py", "app_overhead.py", "throughput.py", "time_to_accuracy.py")  # others: --bogus
 
 
@@ -82,7 +82,7 @@ def test_every_script_checks_its_options_before_loading_torch(tmp_path) -> None:
                           env=dict(os.environ, MNIST_TUI_OFFLINE="1"))
     assert "Traceback" not in proc.stderr, proc.stderr
     assert json.loads(proc.stdout) == {name: [2, False, False] for name in SCRIPTS}
-    assert proc.stderr.count("nope") == 4 and proc.stderr.count("unrecognized arguments: --bogus") == 2
+    assert proc.stderr.count("nope") == 4 and proc.stderr.count("unrecognized arguments: --bogus") == 3
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -213,3 +213,32 @@ def test_race_parallel_script_times_both_schedules_and_checks_the_leaderboards(t
     rows = table_rows(text)
     assert rows["sequential"][1] == "1" and rows["--parallel 2"][1] == "2"
     assert rows["--parallel 2"][-1].endswith("x") and "seed-1" in rows and "seed-2" in rows
+
+
+# pytorch/examples mnist/main.py's last line, printed only when it finds its data where it looks: ../data
+FAKE_PEER = """
+import os, sys
+if not os.path.isdir(os.path.join("..", "data", "MNIST", "raw")):
+    sys.exit("no ../data/MNIST/raw")
+print("Test set: Average loss: 0.5000, Accuracy: 81/100 (81%)")
+"""
+
+
+def test_fast99_times_the_whole_command_per_seed_beside_the_peer(torchvision_data, tmp_path, in_process) -> None:
+    """One seed of the real `mnist-tui --no-ui --preset fast` in a fresh process, and a stand-in peer run
+    the way the real one is: from a scratch directory whose ../data is the data set."""
+    peer = tmp_path / "main.py"
+    peer.write_text(FAKE_PEER)
+    out = tmp_path / "fast99.md"
+    in_process("fast99.py", "--data-dir", str(torchvision_data), "--seeds", "4", "--peer", str(peer),
+               "--out", str(out))
+    text = out.read_text()
+    assert "- date: " in text and "- machine: " in text and "- load while measuring: " in text
+    rows = table_rows(text)
+    run = rows["seed 4"]
+    accuracy, wall, cpu, own_clock = float(run[1].rstrip("%")), float(run[2]), float(run[3]), float(run[4])
+    assert 0 <= accuracy <= 100 and 0 < own_clock < wall and cpu > 0  # the whole command outlasts the run itself
+    peer_row = rows["pytorch/examples `mnist/main.py --epochs 1`"]
+    assert peer_row[3] == "81.00%" and peer_row[4] == "81.00%"
+    assert "not measured: no GPU" in rows["`mnist-tui --no-ui --preset fast --device cuda`"][2]
+    assert re.search(r'engine settings \(config.json "speed"\): \S', text)  # as the run's config.json recorded it

@@ -22,6 +22,7 @@ from core.config import (MAX_LR, OPTIMIZERS, RACEABLE, RESUMABLE, SETTING, SETTI
 from core.engine import Trainer
 from core.models import ACTIVATION_LAYERS
 from core.optim import build_optimizer
+from core.perf import native_bf16
 from core.options import config_from_args, given_config_options
 from core.race import RACE_FIELDS
 from test_app_widgets import One  # a widget mounted alone in a tiny App
@@ -50,6 +51,7 @@ WALK = {
     "epochs": 1,
     "seed": 7,
     "device": "cpu",
+    "precision": "bfloat16",
     "train_size": 96,
     "log_interval": 2,
     "name": "walk",
@@ -116,6 +118,9 @@ async def test_every_field_agrees_from_the_command_line_to_the_optimizer_and_mod
     assert sum(isinstance(m, activation) for m in model.modules()) == len(WALK["hidden"])
     assert trainer.data.train_size == WALK["train_size"]
     assert trainer.device.type == "cpu"
+    assert trainer.perf.bf16 == native_bf16(trainer.device)  # bfloat16 where the CPU has it, else float32
+    speed = json.loads((tmp_path / "run" / runlog.CONFIG_FILE).read_text())["speed"]
+    assert ("bf16 autocast" if trainer.perf.bf16 else "float32 (bfloat16 asked for") in speed
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
