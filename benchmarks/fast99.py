@@ -15,15 +15,19 @@ code is not part of this repository): `python main.py --epochs 1` in a scratch d
 minutes on this CPU, so it runs once (--peer-runs). Without --peer its row says "not run".
 
     python benchmarks/fast99.py [--data-dir DIR] [--seeds 1,2,3,4,5] [--peer PATH/TO/mnist/main.py]
-                                [--peer-epochs 1] [--out FILE] [--run-args "..."]
+                                [--peer-epochs 1] [--also VARIANT ...] [--out FILE] [--run-args "..."]
 
-One way to get the peer: `git clone https://github.com/pytorch/examples` and pass
---peer examples/mnist/main.py.
+One way to get the peer: `git clone https://github.com/pytorch/examples runs/pytorch-examples` (runs/
+is ignored by git) and pass --peer runs/pytorch-examples/mnist/main.py. --also adds rows that show
+what a choice of the preset is worth, each seed run again with it, interleaved: e.g.
+--also MNIST_TUI_THREADS=2 (the engine's one-thread rule for bf16 runs on a 2-core CPU) or
+--also 'MNIST_TUI_THREADS=1 --precision float32' (bfloat16 autocast, at the same thread count).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -45,6 +49,7 @@ import common  # noqa: E402  (puts the repository root on sys.path; imports no t
 TARGET_ACC = 0.99
 BUDGET_S = 12.0
 PEER_ACCURACY = re.compile(r"Accuracy: (\d+)/(\d+)")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 @dataclass
@@ -81,16 +86,29 @@ def one_minute_load() -> float | None:
     return load[0] if load else None
 
 
-def fast_run(seed: int, args: argparse.Namespace, scratch: Path, threads: int | None = None) -> Run:
+def split_variant(text: str) -> tuple[dict[str, str], list[str]]:
+    """'MNIST_TUI_THREADS=2 --precision float32' -> ({'MNIST_TUI_THREADS': '2'}, ['--precision', 'float32'])."""
+    env, options = {}, []
+    for word in shlex.split(text):
+        name, eq, value = word.partition("=")
+        if eq and not options and ENV_NAME.fullmatch(name):
+            env[name] = value
+        else:
+            options.append(word)
+    return env, options
+
+
+def fast_run(seed: int, args: argparse.Namespace, scratch: Path, variant: str = "") -> Run:
     """`mnist-tui --no-ui --preset fast --seed N` (as `python -m tui.entry`, the console script's function);
-    `threads`: the same with $MNIST_TUI_THREADS set, overriding the engine's thread rule (core/perf.py)."""
-    run_dir = scratch / f"fast-seed{seed}-threads{threads or 'auto'}"
+    `variant`: environment assignments and options added to it (--also)."""
+    extra_env, extra_options = split_variant(variant)
+    run_dir = Path(tempfile.mkdtemp(dir=scratch)) / f"fast-seed{seed}"
     command = [sys.executable, "-m", "tui.entry", "--no-ui", "--preset", "fast", "--seed", str(seed),
-               "--data-dir", args.data_dir, "--run-dir", str(run_dir), *shlex.split(args.run_args)]
+               "--data-dir", args.data_dir, "--run-dir", str(run_dir), *shlex.split(args.run_args), *extra_options]
     env = dict(os.environ, MNIST_TUI_OFFLINE="1", PYTHONPATH=str(common.ROOT))
-    env.pop("MNIST_TUI_THREADS", None)
-    if threads is not None:
-        env["MNIST_TUI_THREADS"] = str(threads)
+    for name in ("MNIST_TUI_THREADS", "MNIST_TUI_SPEED", "OMP_NUM_THREADS"):  # the engine's own rules, unless asked
+        env.pop(name, None)
+    env.update(extra_env)
     load = one_minute_load()
     wall, cpu, _ = timed(command, env, common.ROOT, timeout=600)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -99,7 +117,7 @@ def fast_run(seed: int, args: argparse.Namespace, scratch: Path, threads: int | 
     if end.get("status") != "finished" or not epochs:
         raise SystemExit(f"fast99.py: error: seed {seed}: the run ended {end.get('status')}: {end.get('reason')}")
     speed = json.loads((run_dir / "config.json").read_text()).get("speed", "")
-    label = f"seed {seed}" + (f", MNIST_TUI_THREADS={threads}" if threads is not None else "")
+    label = f"seed {seed}" + (f", {variant}" if variant else "")
     return Run(label, epochs[-1]["test_acc"], wall, cpu, end.get("time"), load, speed)
 
 
@@ -143,30 +161,32 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def report(runs: list[Run], others: list[Run], peers: list[Run], args: argparse.Namespace, loads: common.LoadLog,
-           out: str) -> None:
-    accs = [r.accuracy for r in runs]
-    walls = [r.wall for r in runs]
-    cpus = [r.cpu for r in runs]
-    every_acc = all(a >= TARGET_ACC for a in accs)
-    every_wall = all(w <= BUDGET_S for w in walls)
+def spread(runs: list[Run], bold: str = "") -> list[str]:
+    """Mean and min accuracy, median (range) wall, median CPU: one summary row's numbers."""
+    accs, walls = [r.accuracy for r in runs], [r.wall for r in runs]
+    return [f"{bold}{statistics.mean(accs):.2%}{bold}", f"{bold}{min(accs):.2%}{bold}",
+            f"{bold}{statistics.median(walls):.2f}{bold} ({min(walls):.2f}-{max(walls):.2f})",
+            f"{statistics.median(r.cpu for r in runs):.2f}"]
+
+
+def report(runs: list[Run], others: dict[str, list[Run]], peers: list[Run], args: argparse.Namespace,
+           loads: common.LoadLog, out: str) -> None:
+    every_acc = all(r.accuracy >= TARGET_ACC for r in runs)
+    every_wall = all(r.wall <= BUDGET_S for r in runs)
     table = common.markdown_table(
         ["run", "test acc", "wall s (whole command)", "CPU s (user+sys)", "run's own clock s", "load before", "<= 12 s and >= 99.0%"],
         [[r.label, f"{r.accuracy:.2%}", f"{r.wall:.2f}", f"{r.cpu:.2f}", fmt(r.own_clock, 2), fmt(r.load),
-          "yes" if r.wall <= BUDGET_S and r.accuracy >= TARGET_ACC else "NO"] for r in runs + others], "lrrrrrl")
+          "yes" if r.wall <= BUDGET_S and r.accuracy >= TARGET_ACC else "NO"]
+         for r in runs + [o for group in others.values() for o in group]], "lrrrrrl")
     summary = common.markdown_table(
         ["command", "device", "seeds", "test acc mean", "test acc min", "wall s median (range)", "CPU s median",
          "epochs", "meets the bar"],
-        [["`mnist-tui --no-ui --preset fast`", "CPU", str(len(runs)), f"**{statistics.mean(accs):.2%}**",
-          f"**{min(accs):.2%}**", f"**{statistics.median(walls):.2f}** ({min(walls):.2f}-{max(walls):.2f})",
-          f"{statistics.median(cpus):.2f}", "1", "yes" if every_acc and every_wall else
+        [["`mnist-tui --no-ui --preset fast`", "CPU", str(len(runs)), *spread(runs, "**"), "1",
+          "yes" if every_acc and every_wall else
           f"NO ({'accuracy' if not every_acc else ''}{' and ' if not (every_acc or every_wall) else ''}"
           f"{'time' if not every_wall else ''})"],
-         *([[f"same, `MNIST_TUI_THREADS={args.compare_threads}` (interleaved)", "CPU", str(len(others)),
-             f"{statistics.mean(o.accuracy for o in others):.2%}", f"{min(o.accuracy for o in others):.2%}",
-             f"{statistics.median(o.wall for o in others):.2f} ({min(o.wall for o in others):.2f}-"
-             f"{max(o.wall for o in others):.2f})", f"{statistics.median(o.cpu for o in others):.2f}", "1", "-"]]
-           if others else []),
+         *[[f"same with `{variant}` (interleaved)", "CPU", str(len(group)), *spread(group), "1", "-"]
+           for variant, group in others.items()],
          *([[f"pytorch/examples `mnist/main.py --epochs {args.peer_epochs}`", "CPU", f"1 (seed 1; {len(peers)} run"
              f"{'s' if len(peers) != 1 else ''})", f"{statistics.mean(p.accuracy for p in peers):.2%}",
              f"{min(p.accuracy for p in peers):.2%}", f"{statistics.median(p.wall for p in peers):.2f}",
@@ -181,7 +201,8 @@ def report(runs: list[Run], others: list[Run], peers: list[Run], args: argparse.
         f"machine: {common.cpu_name()} ({os.cpu_count()} cores; {cpu_features()}); torch {torch_version()}, "
         f"Python {sys.version.split()[0]}",
         f"command: `{common.command_line('fast99.py')}`",
-        f"load while measuring: {loads.summary()}",
+        f"load while measuring: {loads.summary()}, read just before each run (so not counting it); other "
+        "sessions shared the machine unless this says ~0",
         f"the fast preset's engine settings (config.json \"speed\"): {speed}",
         "wall = process start to exit, timed by this script around a fresh `python -m tui.entry --no-ui --preset "
         "fast --seed N` (the `mnist-tui` console script's function); CPU = the child's user + system seconds, all "
@@ -189,13 +210,22 @@ def report(runs: list[Run], others: list[Run], peers: list[Run], args: argparse.
         f"bar: every seed >= {TARGET_ACC:.1%} on the 10,000 test images after <= 1 epoch, whole command <= "
         f"{BUDGET_S:g} s; no test-set augmentation, no test data in training",
     ]
+    if peers:
+        digest = hashlib.sha256(Path(args.peer).read_bytes()).hexdigest()[:12]
+        facts.append(f"peer: pytorch/examples mnist/main.py, unmodified (sha256 {digest}...), `--epochs {args.peer_epochs}`, "
+                     "its own defaults otherwise (batch 64, Adadelta lr 1.0, DataLoader + ToTensor), reading the same "
+                     "files through torchvision; run once, since it takes minutes")
     if args.run_args:
         facts.append(f"extra run arguments (not the preset as shipped): `{args.run_args}`")
+    rerun = ["## Rerun", "", "From the checkout (the peer as its docstring says; `--also` rows optional):", "",
+             "    python benchmarks/fast99.py --data-dir ../shared/datasets --peer runs/pytorch-examples/mnist/main.py \\",
+             "        --also MNIST_TUI_THREADS=2 --also 'MNIST_TUI_THREADS=1 --precision float32'"]
     body = ["## Summary", "", *summary, "", "## Each run", "", *table]
     if peers:
         body += ["", "Peer runs:", "", *common.markdown_table(
             ["run", "test acc", "wall s", "CPU s", "load before"],
             [[p.label, f"{p.accuracy:.2%}", f"{p.wall:.1f}", f"{p.cpu:.1f}", fmt(p.load)] for p in peers], "lrrrr")]
+    body += ["", *rerun]
     common.publish(out, "99% MNIST, cold, whole command (cpu)", facts, body, shown=summary + [""] + table)
 
 
@@ -217,8 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peer-epochs", type=int, default=1)
     parser.add_argument("--peer-runs", type=int, default=1)
     parser.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds before a peer run is abandoned")
-    parser.add_argument("--compare-threads", type=int, default=None, metavar="N",
-                        help="also run each seed with MNIST_TUI_THREADS=N, interleaved (checks core/perf.py's rule)")
+    parser.add_argument("--also", action="append", default=[], metavar="VARIANT",
+                        help="also run each seed with these environment assignments and/or options, interleaved, "
+                             "e.g. --also MNIST_TUI_THREADS=2 --also 'MNIST_TUI_THREADS=1 --precision float32' (repeatable)")
     parser.add_argument("--run-args", default="", help="extra mnist-tui arguments (smoke tests; recorded)")
     parser.add_argument("--out", default=str(common.RESULTS_DIR / "fast99-cpu.md"), help="'-' for stdout only")
     args = parser.parse_args(argv)
@@ -228,11 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.peer is not None and not Path(args.peer).is_file():
         parser.error(f"--peer {args.peer}: no such file")
-    if args.peer_epochs < 1 or args.peer_runs < 1 or (args.compare_threads is not None and args.compare_threads < 1):
-        parser.error("--peer-epochs, --peer-runs and --compare-threads must be >= 1")
+    if args.peer_epochs < 1 or args.peer_runs < 1:
+        parser.error("--peer-epochs and --peer-runs must be >= 1")
+    if any(not variant.strip() for variant in args.also):
+        parser.error("--also needs environment assignments or options")
     loads = common.LoadLog()
     runs: list[Run] = []
-    others: list[Run] = []  # --compare-threads
+    others: dict[str, list[Run]] = {variant: [] for variant in args.also}
     peers: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="fast99-") as tmp:
         for seed in seeds:
@@ -241,10 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append(run)
             print(f"fast {run.label}: {run.accuracy:.2%} in {run.wall:.2f} s wall, {run.cpu:.2f} s CPU "
                   f"(load {fmt(run.load)})", flush=True)
-            if args.compare_threads is not None:
+            for variant in args.also:
                 loads.read()
-                other = fast_run(seed, args, Path(tmp), args.compare_threads)
-                others.append(other)
+                other = fast_run(seed, args, Path(tmp), variant)
+                others[variant].append(other)
                 print(f"fast {other.label}: {other.accuracy:.2%} in {other.wall:.2f} s wall, {other.cpu:.2f} s CPU "
                       f"(load {fmt(other.load)})", flush=True)
         if args.peer:

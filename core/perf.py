@@ -14,9 +14,9 @@ made on the 2-core development machine that four other engineers' tests kept bus
   most SMALL_CPU_CORES cores they train on one thread. So do bfloat16 runs of any model there:
   with AMX a convolution is as short as those ops, and the fast preset's whole command took
   8.8-9.8 s on one thread against 15.9-17.9 s on two, with half the CPU-seconds (interleaved,
-  1-min load ~2; benchmarks/fast99.py --compare-threads 2 measures it again). The thread
-  count changes float rounding, so it is a fixed rule of the model, its precision and the
-  machine, never of the load: a seed reproduces.
+  1-min load ~2; benchmarks/fast99.py --also MNIST_TUI_THREADS=2 measures it again). The
+  thread count changes float rounding, so it is a fixed rule of the model, its precision and
+  the machine, never of the load: a seed reproduces.
 - channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
   epoch took 18 CPU-seconds instead of 29 on this CPU, cnn-adam's steps ran 1.2-1.35x faster.
 - bfloat16 autocast is a setting of the run (RunConfig.precision, recorded in config.json),
