@@ -13,16 +13,16 @@ made on the 2-core development machine that four other engineers' tests kept bus
   (each op is a few microseconds; waking a thread costs about as much), so on machines with at
   most SMALL_CPU_CORES cores they train on one thread. So do bfloat16 runs of any model there:
   with AMX a convolution is as short as those ops, and the fast preset's whole command took
-  8.8-9.8 s on one thread against 15.9-17.9 s on two, with half the CPU-seconds (interleaved,
-  1-min load ~2; benchmarks/fast99.py --also MNIST_TUI_THREADS=2 measures it again). The
+  8.4 s (median of 5 seeds) on one thread against 15.9 s on two, with half the CPU-seconds
+  (interleaved, other sessions loading the machine: benchmarks/results/fast99-cpu.md). The
   thread count changes float rounding, so it is a fixed rule of the model, its precision and
   the machine, never of the load: a seed reproduces.
 - channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
   epoch took 18 CPU-seconds instead of 29 on this CPU, cnn-adam's steps ran 1.2-1.35x faster.
 - bfloat16 autocast is a setting of the run (RunConfig.precision, recorded in config.json),
   not a rule here, since it changes the numbers a run produces. On this CPU (AMX and
-  AVX512-BF16) it cut the fast preset's epoch from 8.5 to 5.5 CPU-seconds at the same accuracy
-  (benchmarks/results/fast99-cpu.md). A device without native bf16 trains that run in float32
+  AVX512-BF16) it cut the fast preset's whole command from 12.4 to 8.4 s (medians of 5 seeds,
+  one thread both, 99.16% mean accuracy both: benchmarks/results/fast99-cpu.md). A device without native bf16 trains that run in float32
   (on such a CPU oneDNN refuses bf16 convolutions, or emulates them slower than float32), and
   the "speed" line of config.json says so.
 
