@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads for all three loops (default: what the engine picks per model)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the tutorial loop")
     parser.add_argument("--speed", default=None, metavar="OPTS",
-                        help="opt-in engine options for (b) and (c), e.g. amp,compile (sets the engine's speed "
+                        help="opt-in engine options for (b) and (c), e.g. compile (sets the engine's speed "
                              "options variable: see core/perf.py)")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/throughput-DEVICE.md)")
     args = parser.parse_args(argv)
