@@ -237,9 +237,9 @@ def report(runs: list[Run], others: dict[str, list[Run]], peers: list[Run], floo
         f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"machine: {common.cpu_name()} ({os.cpu_count()} cores; {cpu_features()}); torch {torch_version()}, "
         f"Python {sys.version.split()[0]}",
-        f"command: `{common.command_line('fast99.py')}`",
-        f"load while measuring: {loads.summary()}, read just before each run (so not counting it); other "
-        "sessions shared the machine unless this says ~0",
+        f"command: `{shlex.join(['python', 'benchmarks/fast99.py', *sys.argv[1:]])}`",
+        f"load while measuring: {loads.summary()}, read just before each run: the 1-minute average includes "
+        "this benchmark's own previous runs (about 1.0), the rest is other work on the machine",
         f"the fast preset's engine settings (config.json \"speed\"): {speed}",
         "wall = process start to exit, timed by this script around a fresh `python -m tui.entry --no-ui --preset "
         "fast --seed N` (the `mnist-tui` console script's function); CPU = the child's user + system seconds, all "

@@ -13,18 +13,19 @@ made on the 2-core development machine that four other engineers' tests kept bus
   (each op is a few microseconds; waking a thread costs about as much), so on machines with at
   most SMALL_CPU_CORES cores they train on one thread. So do bfloat16 runs of any model there:
   with AMX a convolution is as short as those ops, and the fast preset's whole command took
-  8.4 s (median of 5 seeds) on one thread against 15.9 s on two, with half the CPU-seconds
-  (interleaved, other sessions loading the machine: benchmarks/results/fast99-cpu.md). The
-  thread count changes float rounding, so it is a fixed rule of the model, its precision and
-  the machine, never of the load: a seed reproduces.
+  8.5 s (median of 5 seeds) on one thread against 17.9 s on two, 7.5 CPU-seconds against 16.7
+  (interleaved, other sessions loading the machine: benchmarks/results/fast99-cpu.md); in the
+  one round that found the other core free, two threads matched one (8.5 s vs 8.7 s) for 27%
+  more CPU. The thread count changes float rounding, so it is a fixed rule of the model, its
+  precision and the machine, never of the load: a seed reproduces.
 - channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
   epoch took 18 CPU-seconds instead of 29 on this CPU, cnn-adam's steps ran 1.2-1.35x faster.
 - bfloat16 autocast is a setting of the run (RunConfig.precision, recorded in config.json),
   not a rule here, since it changes the numbers a run produces. On this CPU (AMX and
-  AVX512-BF16) it cut the fast preset's whole command from 12.4 to 8.4 s (medians of 5 seeds,
-  one thread both, 99.16% mean accuracy both: benchmarks/results/fast99-cpu.md). A device without native bf16 trains that run in float32
-  (on such a CPU oneDNN refuses bf16 convolutions, or emulates them slower than float32), and
-  the "speed" line of config.json says so.
+  AVX512-BF16) it cut the fast preset's whole command from 11.2 to 8.5 s (medians of 5 seeds,
+  one thread both, 99.16% mean accuracy both: benchmarks/results/fast99-cpu.md). A device
+  without native bf16 (native_bf16: where bf16 would be converted in software, or refused)
+  trains that run in float32, and the "speed" line of config.json says so.
 
 Options not measured here (no GPU on the development machine) are opt-in, named in
 $MNIST_TUI_SPEED as a comma list, so they can be measured on a GPU box and turned on by
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 
 import torch
 from torch import nn
@@ -77,11 +79,17 @@ def cpu_threads(config: RunConfig, model: nn.Module, cores: int | None = None) -
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether `device` runs bfloat16 natively: AVX512-BF16/AMX (or AVX-NE-CONVERT) CPUs as oneDNN
-    sees them, CUDA GPUs from Ampere on. MPS: not assumed."""
+    """Whether `device` computes in bfloat16 natively: CUDA GPUs from Ampere on; x86 CPUs with
+    AVX512-BF16 or AMX. oneDNN also runs bf16 on plain AVX-512 CPUs, by conversion, which is no
+    reason to round in bf16; other CPUs (ARM) count when oneDNN takes bf16 there. MPS: not assumed."""
     if device.type == "cpu":
         check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-        return bool(check is not None and check())
+        if check is None or not check():
+            return False
+        x86 = getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None)
+        if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86"):
+            return any(f is not None and f() for f in x86)
+        return True
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return False

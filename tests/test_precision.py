@@ -86,3 +86,16 @@ def test_an_unknown_precision_is_a_one_line_usage_error(tiny_data, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "precision" in err and "bfloat16" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_an_avx512_cpu_without_bf16_units_is_not_native(monkeypatch) -> None:
+    """oneDNN runs bf16 on any AVX-512 CPU by converting in software: that is no reason to round in bf16."""
+    monkeypatch.setattr(perf.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not perf.native_bf16(torch.device("cpu"))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert perf.native_bf16(torch.device("cpu"))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    assert not perf.native_bf16(torch.device("cpu"))  # no bf16 kernels at all
