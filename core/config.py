@@ -121,7 +121,7 @@ PRESETS: dict[str, Preset] = {
     "fast": Preset(
         RunConfig(name="fast", model="fast-cnn", optimizer="adamw", lr=0.01, weight_decay=0.01, schedule="onecycle",
                   batch_size=128, epochs=1, seed=1, precision="bfloat16"),
-        "not a tutorial: 99% MNIST test accuracy in the least time (benchmarks/time_to_accuracy.py)", 0.99,
+        "not a tutorial: 99% MNIST test accuracy in the least time (benchmarks/fast99.py)", 0.99,
         "conv3x3/2+BatchNorm+ReLU 16, 2x(conv3x3+maxpool+BatchNorm+ReLU) 32/64 channels, fc 576->10; "
         "AdamW lr 0.01 one-cycle; batch 128; 1 epoch; bfloat16 autocast"),
 }
