@@ -3,22 +3,30 @@
 - `ScriptedEngine`: no torch, no training: a run made of plain events, stepping only when the
   test lets it (or freely), honouring pause, resume, stop and set_lr like a Trainer. UI
   behaviour tests use it: they check what the app does with events and keys, not training.
+- `ScriptedEntrant`: a ScriptedEngine as a race entrant (core.race.Race's engine), writing its run
+  directory with the real run-directory code (claim, metrics.jsonl, a checkpoint when it stops
+  short), so what a race reads back from disk (what `r` would resume, what was skipped) is real.
+  `scripted_race(monkeypatch)` puts it under every Race of a test.
 - `ThreadEngine`: a real core.engine.Trainer in a thread of this process, for the tests that
   patch the engine here (a step pace, a held evaluation), which a training process would not see.
 
-Use: `MnistApp(..., engine_factory=ScriptedEngine.factory(...))` or `engine_factory=thread_engine`.
+Use: `MnistApp(..., engine_factory=ScriptedEngine.factory(...))` or `engine_factory=thread_engine`;
+`gates = scripted_race(monkeypatch)` before a race starts.
 """
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent,
                          StepEvent)
 
 _DONE = object()
+STEPS_PER_EPOCH = 5  # a scripted run's default
 
 
 class ScriptedEngine:
@@ -31,7 +39,7 @@ class ScriptedEngine:
 
     created: list["ScriptedEngine"] = []
 
-    def __init__(self, spec: Any, data_dir: str | None = None, data: Any = None, *, steps_per_epoch: int = 5,
+    def __init__(self, spec: Any, data_dir: str | None = None, data: Any = None, *, steps_per_epoch: int = STEPS_PER_EPOCH,
                  gate: threading.Semaphore | None = None, fail_at: int | None = None,
                  start_error: BaseException | None = None) -> None:
         self.spec = spec
@@ -99,8 +107,7 @@ class ScriptedEngine:
         step = 0
         for epoch in range(1, config.epochs + 1):
             for batch in range(1, spe + 1):
-                if self.gate is not None:
-                    self.gate.acquire(timeout=60)
+                self._wait_for_step()
                 yield from self._controls(step, clock)
                 if self._stop is not None:
                     yield self._finish(self._stop[0], self._stop[1], epoch, step, clock)
@@ -120,6 +127,10 @@ class ScriptedEngine:
                                confidences=[0.9] * 4, images=[SamplesEvent.encode_image(bytes([200] * 784))] * 4)
             yield ConfusionEvent(epoch=epoch, matrix=[[10 if i == j else 0 for j in range(10)] for i in range(10)])
         yield self._finish("finished", f"trained {config.epochs} epochs", config.epochs, step, clock)
+
+    def _wait_for_step(self) -> None:
+        if self.gate is not None:
+            self.gate.acquire(timeout=60)
 
     def _controls(self, step: int, clock: float) -> Iterator[Event]:
         with self._lock:
@@ -142,6 +153,62 @@ class ScriptedEngine:
     def _finish(self, status: str, reason: str, epoch: int, step: int, clock: float) -> EndEvent:
         self.end = EndEvent(status=status, reason=reason, epoch=epoch, step=step, time=clock)
         return self.end
+
+
+class ScriptedEntrant(ScriptedEngine):
+    """A race entrant on a script: core.race.Race's engine (EngineProcess's `run()`), which writes its
+    run directory as a training process does, with core.runlog's own code: the directory claimed
+    (its lock held while it runs, so a second writer is refused), every event in metrics.jsonl, and
+    a checkpoint file when the run ends short of its epochs (stopped or interrupted), so a resumed
+    race reads the same files it would after real training. A stop wakes a gated entrant at once,
+    as a Trainer reads its stop flag after the step it is in."""
+
+    def __init__(self, config: Any, run_dir: Path, sinks: Sequence[Callable[[Event], None]] = (), *,
+                 resume: bool = False, **options: Any) -> None:
+        from tui.app import RunSpec
+
+        super().__init__(RunSpec(config, Path(run_dir), resume), **options)
+        self.run_dir = Path(run_dir)
+        self.sinks = list(sinks)
+
+    def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None:
+        super().stop(status, reason)
+        if self.gate is not None:
+            self.gate.release()
+
+    def run(self) -> EndEvent:
+        from core import runlog
+
+        self.start()
+        claim = runlog.claim_run_dir(self.run_dir, resume=self.spec.resume)
+        log = runlog.RunLog(self.run_dir, claim=claim)
+        try:
+            for event in self.events():
+                log(event)
+                for sink in self.sinks:
+                    sink(event)
+            assert self.end is not None
+            if self.end.status in ("stopped", "interrupted"):
+                runlog.save_checkpoint(self.run_dir / runlog.CHECKPOINT_FILE, {"step": self.end.step})
+        finally:
+            log.close()
+            claim.release()
+        return self.end
+
+
+def scripted_race(monkeypatch: Any, **options: Any) -> "collections.defaultdict[str, threading.Semaphore]":
+    """Every core.race.Race of this test trains ScriptedEntrants; returns their gates by entrant name
+    (each starts closed: the test releases an entrant's steps, before or after it starts)."""
+    from core.race import Race
+
+    gates: collections.defaultdict[str, threading.Semaphore] = collections.defaultdict(lambda: threading.Semaphore(0))
+
+    def engine(race: Race, entrant: Any, sinks: list, data: Any, slot: Any, resume: bool) -> ScriptedEntrant:
+        return ScriptedEntrant(entrant.config, race.race_dir / entrant.name, sinks, resume=resume,
+                               gate=gates[entrant.name], **options)
+
+    monkeypatch.setattr(Race, "_engine", engine)
+    return gates
 
 
 class ThreadEngine:

@@ -12,6 +12,7 @@ from pilot_wait import waiter
 
 from core.config import RunConfig
 from core.leaderboard import rank
+from fake_engine import STEPS_PER_EPOCH, scripted_race
 from core.race import plan_race
 from core.runlog import iter_records
 from tui.app import MnistApp
@@ -187,7 +188,12 @@ def footer_keys(app) -> set[str]:
     return {key for key, active in app.screen.active_bindings.items() if active.binding.show and active.enabled}
 
 
-async def test_no_main_screen_key_acts_or_shows_during_a_race_and_each_race_key_only_when_it_applies(tiny_data, tmp_path):
+async def test_no_main_screen_key_acts_or_shows_during_a_race_and_each_race_key_only_when_it_applies(
+        tiny_data, tmp_path, monkeypatch):
+    """Key rules, on scripted entrants (tests/fake_engine.py's ScriptedEntrant writes each entrant's run
+    directory with the real run-directory code, so what `r` resumes is read from real files); the
+    races above and tests/test_race*.py train for real."""
+    gates = scripted_race(monkeypatch)
     app = MnistApp(BASE.with_overrides(epochs=100_000), run_dir=tmp_path / "runs" / "first", data_dir=str(tiny_data),
                    cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -202,6 +208,7 @@ async def test_no_main_screen_key_acts_or_shows_during_a_race_and_each_race_key_
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.parallel == 1
+        gates["seed-1"].release(STEPS_PER_EPOCH)  # one epoch, then seed-1 waits, running, for the test
         await wait_for(pilot, lambda: screen.standings["seed-1"].epochs, "the first entrant's first epoch")
 
         # during the race: n and x are offered; s, r, c, p, l (the main screen's) are neither shown nor acted on
