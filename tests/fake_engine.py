@@ -3,10 +3,10 @@
 - `ScriptedEngine`: no torch, no training: a run made of plain events, stepping only when the
   test lets it (or freely), honouring pause, resume, stop and set_lr like a Trainer. UI
   behaviour tests use it: they check what the app does with events and keys, not training.
-- `ScriptedEntrant`: a ScriptedEngine as a race entrant (core.race.Race's engine), writing its run
-  directory with the real run-directory code (claim, metrics.jsonl, a checkpoint when it stops
-  short), so what a race reads back from disk (what `r` would resume, what was skipped) is real.
-  `scripted_race(monkeypatch)` puts it under every Race of a test.
+- `ScriptedDiskEngine`: a ScriptedEngine that writes its run directory with the real run-directory
+  code (claim, metrics.jsonl, a checkpoint when it stops short) and resumes from it, so what the
+  app or a race reads back from disk (what `r` resumes, what a race keeps) is real; also a race
+  entrant: `scripted_race(monkeypatch)` puts it under every core.race.Race of a test.
 - `ThreadEngine`: a real core.engine.Trainer in a thread of this process, for the tests that
   patch the engine here (a step pace, a held evaluation), which a training process would not see.
 
@@ -104,9 +104,12 @@ class ScriptedEngine:
                           data_source="scripted", bundled_data=False, train_size=spe * config.batch_size,
                           test_size=100, steps_per_epoch=spe, total_steps=total, classes=[str(d) for d in range(10)],
                           resumed=self.spec.resume)
-        step = 0
+        step, done = 0, self._steps_done()
         for epoch in range(1, config.epochs + 1):
             for batch in range(1, spe + 1):
+                if step < done:  # trained before the checkpoint this run resumes
+                    step += 1
+                    continue
                 self._wait_for_step()
                 yield from self._controls(step, clock)
                 if self._stop is not None:
@@ -120,6 +123,8 @@ class ScriptedEngine:
                 yield StepEvent(epoch=epoch, step=step, seen=batch * config.batch_size,
                                 epoch_size=spe * config.batch_size, loss=1.0 / step, lr=self._lr, time=clock,
                                 samples_per_s=1000.0, total_steps=total)
+            if step <= done:
+                continue  # evaluated before the checkpoint
             yield EpochEvent(epoch=epoch, step=step, train_loss=0.5, train_acc=0.5 + epoch / 100,
                              test_loss=0.4, test_acc=0.6 + epoch / 100, seconds=0.05, samples_per_s=1000.0,
                              lr=self._lr, time=clock)
@@ -127,6 +132,9 @@ class ScriptedEngine:
                                confidences=[0.9] * 4, images=[SamplesEvent.encode_image(bytes([200] * 784))] * 4)
             yield ConfusionEvent(epoch=epoch, matrix=[[10 if i == j else 0 for j in range(10)] for i in range(10)])
         yield self._finish("finished", f"trained {config.epochs} epochs", config.epochs, step, clock)
+
+    def _steps_done(self) -> int:
+        return 0
 
     def _wait_for_step(self) -> None:
         if self.gate is not None:
@@ -155,20 +163,21 @@ class ScriptedEngine:
         return self.end
 
 
-class ScriptedEntrant(ScriptedEngine):
-    """A race entrant on a script: core.race.Race's engine (EngineProcess's `run()`), which writes its
-    run directory as a training process does, with core.runlog's own code: the directory claimed
-    (its lock held while it runs, so a second writer is refused), every event in metrics.jsonl, and
-    a checkpoint file when the run ends short of its epochs (stopped or interrupted), so a resumed
-    race reads the same files it would after real training. A stop wakes a gated entrant at once,
-    as a Trainer reads its stop flag after the step it is in."""
+class ScriptedDiskEngine(ScriptedEngine):
+    """A ScriptedEngine that keeps its run directory as a Trainer does, with core.runlog's own code:
+    the directory claimed (its lock held while it runs, so a second writer is refused), every event
+    in metrics.jsonl, and a checkpoint file when the run ends short of its epochs (stopped or
+    interrupted), which a resume continues from. So what the app or a race reads back from disk
+    (whether `r` may resume, what a race resumes or keeps) is real. A stop wakes a gated run at
+    once, as a Trainer reads its stop flag after the step it is in.
 
-    def __init__(self, config: Any, run_dir: Path, sinks: Sequence[Callable[[Event], None]] = (), *,
-                 resume: bool = False, **options: Any) -> None:
-        from tui.app import RunSpec
+    Also core.race.Race's engine (`run()`, like EngineProcess's): see `scripted_race`.
+    """
 
-        super().__init__(RunSpec(config, Path(run_dir), resume), **options)
-        self.run_dir = Path(run_dir)
+    def __init__(self, spec: Any, data_dir: str | None = None, data: Any = None, *,
+                 sinks: Sequence[Callable[[Event], None]] = (), **options: Any) -> None:
+        super().__init__(spec, data_dir, data, **options)
+        self.run_dir = Path(spec.run_dir)
         self.sinks = list(sinks)
 
     def stop(self, status: str = "stopped", reason: str = "stopped by the user") -> None:
@@ -176,36 +185,51 @@ class ScriptedEntrant(ScriptedEngine):
         if self.gate is not None:
             self.gate.release()
 
-    def run(self) -> EndEvent:
+    def _steps_done(self) -> int:
+        if not self.spec.resume:
+            return 0
         from core import runlog
 
-        self.start()
+        return int(runlog.load_checkpoint(self.run_dir / runlog.CHECKPOINT_FILE)["step"])
+
+    def events(self) -> Iterator[Event]:
+        from core import runlog
+        from core.engine import CHECKPOINT_FORMAT
+
         claim = runlog.claim_run_dir(self.run_dir, resume=self.spec.resume)
         log = runlog.RunLog(self.run_dir, claim=claim)
         try:
-            for event in self.events():
+            for event in super().events():
                 log(event)
-                for sink in self.sinks:
-                    sink(event)
-            assert self.end is not None
-            if self.end.status in ("stopped", "interrupted"):
-                runlog.save_checkpoint(self.run_dir / runlog.CHECKPOINT_FILE, {"step": self.end.step})
+                if event.type == "end" and event.status in ("stopped", "interrupted"):
+                    runlog.save_checkpoint(self.run_dir / runlog.CHECKPOINT_FILE,
+                                           {"format": CHECKPOINT_FORMAT, "model": {}, "epoch": event.epoch,
+                                            "step": event.step})
+                yield event
         finally:
             log.close()
             claim.release()
+
+    def run(self) -> EndEvent:
+        self.start()
+        for event in self.events():
+            for sink in self.sinks:
+                sink(event)
+        assert self.end is not None
         return self.end
 
 
 def scripted_race(monkeypatch: Any, **options: Any) -> "collections.defaultdict[str, threading.Semaphore]":
-    """Every core.race.Race of this test trains ScriptedEntrants; returns their gates by entrant name
-    (each starts closed: the test releases an entrant's steps, before or after it starts)."""
+    """Every core.race.Race of this test trains ScriptedDiskEngines; returns their gates by entrant
+    name (each starts closed: the test releases an entrant's steps, before or after it starts)."""
     from core.race import Race
+    from tui.app import RunSpec
 
     gates: collections.defaultdict[str, threading.Semaphore] = collections.defaultdict(lambda: threading.Semaphore(0))
 
-    def engine(race: Race, entrant: Any, sinks: list, data: Any, slot: Any, resume: bool) -> ScriptedEntrant:
-        return ScriptedEntrant(entrant.config, race.race_dir / entrant.name, sinks, resume=resume,
-                               gate=gates[entrant.name], **options)
+    def engine(race: Race, entrant: Any, sinks: list, data: Any, slot: Any, resume: bool) -> ScriptedDiskEngine:
+        spec = RunSpec(entrant.config, race.race_dir / entrant.name, resume)
+        return ScriptedDiskEngine(spec, sinks=sinks, gate=gates[entrant.name], **options)
 
     monkeypatch.setattr(Race, "_engine", engine)
     return gates

@@ -190,7 +190,7 @@ def footer_keys(app) -> set[str]:
 
 async def test_no_main_screen_key_acts_or_shows_during_a_race_and_each_race_key_only_when_it_applies(
         tiny_data, tmp_path, monkeypatch):
-    """Key rules, on scripted entrants (tests/fake_engine.py's ScriptedEntrant writes each entrant's run
+    """Key rules, on scripted entrants (tests/fake_engine.py's ScriptedDiskEngine writes each entrant's run
     directory with the real run-directory code, so what `r` resumes is read from real files); the
     races above and tests/test_race*.py train for real."""
     gates = scripted_race(monkeypatch)

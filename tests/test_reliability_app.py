@@ -5,10 +5,13 @@ In every case no exception escapes (run_test re-raises any) and no training is l
 Waiting is always for a condition (a state, a thread leaving the engine) with a generous
 deadline for a loaded machine; nothing sleeps and hopes.
 
-These runs train with tests/fake_engine.py's ThreadEngine (a real Trainer in a thread of this
-process, behind the app's one Engine interface): they patch the engine in this process (a step
-pace, a held evaluation), which a training process would not see. The app side is the same for
-every engine; tests/test_engine_process.py covers the training process itself.
+The resize and the key mash are UI behaviour: they run on tests/fake_engine.py's ScriptedDiskEngine
+(a scripted run that keeps its run directory with the real run-directory code and resumes from
+it), stepped once per key or size by the test, so every key lands on a live run on any machine
+and nothing trains. The quit during evaluation patches the engine in this process (a held
+evaluation), so it trains with ThreadEngine (a real Trainer in a thread, behind the app's one
+Engine interface). The app side is the same for every engine; tests/test_app.py keeps real runs
+end to end and tests/test_engine_process.py covers the training process itself.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pilot_wait import waiter
 from core import engine
 from core.config import RunConfig
 from core.runlog import CHECKPOINT_FILE, METRICS_FILE, iter_records, load_checkpoint, lock_run_dir
-from fake_engine import thread_engine
+import fake_engine
+from fake_engine import ScriptedDiskEngine, thread_engine
 from tui.app import MnistApp
 from tui.main_screen import layout_for
 
@@ -40,9 +44,9 @@ wait_for = waiter(TIMEOUT_S)
 
 
 async def keys(pilot, *names: str) -> None:
-    """Press keys at typing speed. Pilot.press waits for the whole process to go idle after every
-    key (up to 2 s), which never happens while a run trains; this sends the same Key events as
-    Pilot.press and only lets the app handle each one."""
+    """Press keys at typing speed. Pilot.press also waits for the whole process to go idle after
+    every key (at least 40 ms, up to 2 s while anything runs); this sends the same Key events as
+    Pilot.press and waits, as Pilot.press then does, until the screen has handled what was sent."""
     import unicodedata
 
     from textual import events
@@ -59,25 +63,26 @@ async def keys(pilot, *names: str) -> None:
         event = events.Key(key, char)
         event.set_sender(app)
         app._driver.send_message(event)
-        await pilot.pause(0.005)
+        await pilot._wait_for_screen()
 
 
 def training_left() -> list[str]:
-    """What is still training: a thread of this process with any frame in the project's core package
-    or in torch (whatever its file name: the engine, its process bridge, an optimizer), or a live
-    child process (a training process started by the app)."""
+    """What is still training: a thread of this process with any frame in the project's core package,
+    in torch (whatever its file name: the engine, its process bridge, an optimizer) or in the tests'
+    fake engines, or a live child process (a training process started by the app)."""
     import multiprocessing
 
     import torch
 
     roots = (CORE_DIR, Path(torch.__file__).resolve().parent)
+    fakes = Path(fake_engine.__file__).resolve()
     left = []
     for ident, frame in sys._current_frames().items():
         if ident == threading.get_ident():
             continue
         while frame is not None:
             where = Path(frame.f_code.co_filename).resolve()
-            if any(where.is_relative_to(root) for root in roots):
+            if where == fakes or any(where.is_relative_to(root) for root in roots):
                 left.append(f"thread {ident} in {where.name}")
                 break
             frame = frame.f_back
@@ -93,21 +98,6 @@ def assert_no_training_left(timeout: float = TIMEOUT_S) -> None:
         threading.Event().wait(0.02)  # polling a condition with a deadline, not a guess
 
 
-@pytest.fixture
-def throttled(monkeypatch):
-    """Hold the engine to about 200 steps a second, so a run outlives the test on any machine and
-    the app is not measured on its backlog (tiny models train thousands of steps a second)."""
-    real_emit = engine.Trainer.emit
-    pace = threading.Event()
-
-    def emit(self, event):
-        if event.type == "step":
-            pace.wait(0.005)  # never set: a fixed pause in the worker thread, not a wait for a condition
-        real_emit(self, event)
-
-    monkeypatch.setattr(engine.Trainer, "emit", emit)
-
-
 def small(**overrides) -> RunConfig:
     base = RunConfig(model="mlp", hidden=(16,), optimizer="adam", lr=0.003, batch_size=32, epochs=500,
                      log_interval=1, sample_count=4)
@@ -118,15 +108,24 @@ def ends(run_dir: Path) -> list[dict]:
     return [r for r in iter_records(run_dir / METRICS_FILE) if r["type"] == "end"]
 
 
-async def test_resize_to_40x12_and_back_while_training(tiny_data, tmp_path, throttled):
+def scripted(gate: threading.Semaphore):
+    """The app's engine for the UI tests here: ScriptedDiskEngine runs that step only when `gate` lets them."""
+    ScriptedDiskEngine.created.clear()
+    return ScriptedDiskEngine.factory(gate=gate)
+
+
+async def test_resize_to_40x12_and_back_while_training(tmp_path):
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine_factory=thread_engine)
+    gate = threading.Semaphore(0)
+    app = MnistApp(small(), run_dir=run_dir, cursor_blink=False, engine_factory=scripted(gate))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
+        gate.release()
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")
         for width, height in [(80, 24), (40, 12), (200, 60), (41, 13), (120, 40)]:
             await pilot.resize_terminal(width, height)
             before = app.status.step
+            gate.release()
             await wait_for(pilot, lambda: app.status.step > before, f"training to go on at {width}x{height}")
             assert app.main.layout_mode == layout_for(width, height)
             if (width, height) == (40, 12):  # every view by its key, at the smallest size
@@ -146,21 +145,25 @@ MASH_KEYS = ["s", "r", "p", "space", "l", "x", "1", "2", "3", "4", "5", "a", "es
              "pageup", "pagedown", "home", "end", "f1", "delete"]
 
 
-async def test_mashing_keys_while_training_never_crashes(tiny_data, tmp_path, monkeypatch, throttled):
-    """250 random keys (start, stop, pause, lr dialog, views, help, form edits...) on a live app.
+async def test_mashing_keys_while_training_never_crashes(tmp_path, monkeypatch):
+    """250 random keys (start, resume, stop, pause, lr dialog, views, help, form edits...) on a live
+    app; the run takes one step per key, so keys land between steps, on any machine.
 
     'c' (the race) and 'q' are left out of the mash: one would start a race of many runs on a
     2-core test machine, the other would simply end the test early; both are tested on their own.
     """
     monkeypatch.chdir(tmp_path)  # runs started by a mashed 's' go to ./runs
     run_dir = tmp_path / "run"
-    app = MnistApp(small(), run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False, engine_factory=thread_engine)
+    gate = threading.Semaphore(0)
+    app = MnistApp(small(), run_dir=run_dir, cursor_blink=False, engine_factory=scripted(gate))
     rng = random.Random(2026)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
+        gate.release()
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")
         screens, states = set(), set()
         for i in range(250):
+            gate.release()
             await keys(pilot, rng.choice(MASH_KEYS))
             screens.add(type(app.screen).__name__)
             states.add(app.run_status)
@@ -174,6 +177,7 @@ async def test_mashing_keys_while_training_never_crashes(tiny_data, tmp_path, mo
         await pilot.press("escape", "q")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
     assert_no_training_left()
+    assert ScriptedDiskEngine.created and all(e.end is not None for e in ScriptedDiskEngine.created)
     # the mash reached the dialogs and the run controls, not just the form
     assert {"HelpScreen", "LearningRateScreen"} <= screens, screens
     assert {"paused", "stopped"} <= states, states
