@@ -139,6 +139,9 @@ async def test_watch_of_a_hostile_log_shows_the_run_and_the_count(tmp_path):
         assert app.run_status == "finished"
         assert app.acc_chart.point_count("test") == 2
         assert app.status.note == f"read-only · {len(HOSTILE)} malformed records skipped"
+        app.poll_watch()  # the watch timer's next poll (nothing new): the count stays said
+        await pilot.pause()
+        assert app.status.note == f"read-only · {len(HOSTILE)} malformed records skipped"
         await pilot.press("q")
 
 

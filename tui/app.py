@@ -602,7 +602,7 @@ class MnistApp(HangupExit, App[int]):
         elif self.model.state in ("running", "paused", "evaluating") and now - self._last_record_at > STALE_AFTER_S:
             self._watch_note = f"read-only · no new records for {now - self._last_record_at:.0f}s"
         else:
-            self._watch_note = "read-only"
+            self._watch_note = f"read-only · {skipped}" if skipped else "read-only"  # the count stays said
         self.view.draw()
         self._show_state()
 
