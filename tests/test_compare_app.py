@@ -99,9 +99,10 @@ async def test_three_entrant_race_fills_leaderboard_legend_and_detail(tiny_data,
     assert app.return_code == 0
 
 
-async def test_race_started_from_the_form_then_stopped_and_back(tiny_data, tmp_path):
-    # far more epochs than the test waits for: only the stop may end the first entrant (200 on the tiny
-    # data set could finish before the key arrived on a busy machine)
+async def test_race_started_from_the_form_then_stopped_and_back(tiny_data, tmp_path, monkeypatch):
+    """The form's race dialog to the compare view and back, on scripted entrants (the slots, the race
+    directory and the data are the real Race's; the races above train for real)."""
+    gates = scripted_race(monkeypatch)
     app = MnistApp(BASE.with_overrides(epochs=100_000), run_dir=tmp_path / "runs" / "first", data_dir=str(tiny_data),
                    cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -122,6 +123,7 @@ async def test_race_started_from_the_form_then_stopped_and_back(tiny_data, tmp_p
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.plan.field == "seed"
         assert screen.race_dir.parent == tmp_path / "runs"
+        gates["seed-1"].release(STEPS_PER_EPOCH)  # one epoch, then seed-1 waits, running, for the stop
         await wait_for(pilot, lambda: screen.standings["seed-1"].epochs, "the first entrant's first epoch")
         assert screen.check_action("back", ()) is False  # no way back while the race runs
         await pilot.press("x")

@@ -142,13 +142,17 @@ def start_app_training_on_a_pty(data: Path, tmp_path: Path) -> tuple[int, int, P
     threading.Thread(target=drain, args=(terminal,), daemon=True).start()
     deadline = time.monotonic() + TIMEOUT_S
     metrics = run_dir / METRICS_FILE
+    next_key = 0.0
     while not (metrics.exists() and any(r["type"] == "step" for r in iter_records(metrics))):
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             os.kill(pid, signal.SIGKILL)
             os.close(terminal)
             raise AssertionError("the app never started training")
-        os.write(terminal, b"s")  # Start; repeated until the app is up and the run writes steps
-        threading.Event().wait(0.5)  # the pace of the retries, not a guess at a result
+        if now >= next_key:  # Start; repeated every half second until the app is up and the run writes steps
+            os.write(terminal, b"s")
+            next_key = now + 0.5
+        threading.Event().wait(0.05)  # the pace of the polls, not a guess at a result
     return pid, terminal, run_dir
 
 
