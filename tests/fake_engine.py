@@ -17,6 +17,7 @@ Use: `MnistApp(..., engine_factory=ScriptedEngine.factory(...))` or `engine_fact
 from __future__ import annotations
 
 import collections
+import dataclasses
 import queue
 import threading
 from pathlib import Path
@@ -200,11 +201,12 @@ class ScriptedDiskEngine(ScriptedEngine):
         log = runlog.RunLog(self.run_dir, claim=claim)
         try:
             for event in super().events():
+                if event.type == "end" and event.status in ("stopped", "interrupted"):  # saved, then said
+                    path = self.run_dir / runlog.CHECKPOINT_FILE
+                    runlog.save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "model": {}, "epoch": event.epoch,
+                                                  "step": event.step})
+                    event = self.end = dataclasses.replace(event, checkpoint=str(path))
                 log(event)
-                if event.type == "end" and event.status in ("stopped", "interrupted"):
-                    runlog.save_checkpoint(self.run_dir / runlog.CHECKPOINT_FILE,
-                                           {"format": CHECKPOINT_FORMAT, "model": {}, "epoch": event.epoch,
-                                            "step": event.step})
                 yield event
         finally:
             log.close()

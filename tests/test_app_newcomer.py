@@ -307,13 +307,21 @@ async def test_log_lines_fit_80_columns_and_reflow_after_a_resize():
 
 
 # ---- 9. the word on the way out ----
-async def test_quitting_during_a_run_leaves_the_summary_and_resume_command(tiny_data, tmp_path):
+async def test_quitting_during_a_run_leaves_the_summary_and_resume_command(tmp_path):
+    """On a scripted run that keeps its run directory (tests/fake_engine.py); tests/test_app.py quits
+    a real training process and checks its checkpoint."""
+    import threading
+
+    from fake_engine import ScriptedDiskEngine
+
     run_dir = tmp_path / "run"
     config = RunConfig(model="mlp", hidden=(32,), optimizer="adam", lr=0.003, batch_size=32, epochs=300,
                        log_interval=1)
-    app = MnistApp(config, run_dir=run_dir, data_dir=str(tiny_data), cursor_blink=False)
+    gate = threading.Semaphore(0)
+    app = MnistApp(config, run_dir=run_dir, cursor_blink=False, engine_factory=ScriptedDiskEngine.factory(gate=gate))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
+        gate.release()
         await wait_for(pilot, lambda: app.status.step > 0, "the first steps")
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.lifecycle.active, "the checkpoint and the exit")
