@@ -22,9 +22,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/mnist-tui $(ARGS)
 
-# TEST_WORKERS=N runs the suite in N pytest-xdist workers (tests use tmp paths, free ports and their own
-# runs). Off by default: on the shared 2-core VM it measured slower than one process (benchmarks/results/test_suite.md).
-TEST_WORKERS ?=
+# The suite runs in TEST_WORKERS pytest-xdist workers (tests use tmp paths, free ports and their own runs):
+# two on this 2-core VM finished in 78-89% of one process's time, back to back (benchmarks/results/test_suite.md).
+# TEST_WORKERS= (empty) runs one process; more workers suit a machine with more cores.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(if $(TEST_WORKERS),-n $(TEST_WORKERS)) $(PYTEST_ARGS)
 
