@@ -23,7 +23,7 @@ run: $(STAMP)
 	$(BIN)/mnist-tui $(ARGS)
 
 # The suite runs in TEST_WORKERS pytest-xdist workers (tests use tmp paths, free ports and their own runs):
-# two on this 2-core VM finished in 78-89% of one process's time, back to back (benchmarks/results/test_suite.md).
+# two on this 2-core VM took 0.63-0.65x one process's time, back to back (benchmarks/results/test_suite.md).
 # TEST_WORKERS= (empty) runs one process; more workers suit a machine with more cores.
 TEST_WORKERS ?= 2
 test: $(STAMP)
