@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from core.engine_process import EngineProcess
 from core.events import (ConfigEvent, ConfusionEvent, EndEvent, EpochEvent, Event, SamplesEvent, StateEvent,
                          StepEvent)
 
@@ -212,13 +213,7 @@ class ScriptedDiskEngine(ScriptedEngine):
             log.close()
             claim.release()
 
-    def run(self) -> EndEvent:
-        self.start()
-        for event in self.events():
-            for sink in self.sinks:
-                sink(event)
-        assert self.end is not None
-        return self.end
+    run = EngineProcess.run  # the Engine interface's run(): start, every event to the sinks, the end
 
 
 def scripted_race(monkeypatch: Any, **options: Any) -> "collections.defaultdict[str, threading.Semaphore]":
