@@ -8,7 +8,7 @@
   app or a race reads back from disk (what `r` resumes, what a race keeps) is real; also a race
   entrant: `scripted_race(monkeypatch)` puts it under every core.race.Race of a test.
 - `ThreadEngine`: a real core.engine.Trainer in a thread of this process, for the tests that
-  patch the engine here (a step pace, a held evaluation), which a training process would not see.
+  patch the engine here (a held evaluation), which a training process would not see.
 
 Use: `MnistApp(..., engine_factory=ScriptedEngine.factory(...))` or `engine_factory=thread_engine`;
 `gates = scripted_race(monkeypatch)` before a race starts.

@@ -146,7 +146,7 @@ MASH_KEYS = ["s", "r", "p", "space", "l", "x", "1", "2", "3", "4", "5", "a", "es
 
 
 async def test_mashing_keys_while_training_never_crashes(tmp_path, monkeypatch):
-    """250 random keys (start, resume, stop, pause, lr dialog, views, help, form edits...) on a live
+    """250 random keys (start, stop, pause, lr dialog, views, help, form edits...) on a live
     app; the run takes one step per key, so keys land between steps, on any machine.
 
     'c' (the race) and 'q' are left out of the mash: one would start a race of many runs on a
