@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import traceback
@@ -27,7 +28,7 @@ from core.config import (PRESETS, RESUMABLE, SETTING, ConfigError, RunConfig, co
                          shorten, validate)
 from core.options import add_run_options, config_from_args, given_config_options
 from core.program import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, PROG,
-                          stop_on_signals)
+                          stop_on_signals, stop_reason)
 
 StartApp = Callable[..., int]
 """Opens the app (tui.entry passes tui.launch.launch) and returns its exit code."""
@@ -217,7 +218,9 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
 
     def on_output_closed() -> None:  # `| head` read what it wanted: an interrupt, not a failure
         silence_stdout()
-        trainer.stop("interrupted", f"output closed; resume with {PROG} --resume {run_dir} --no-ui")
+        # EIO: the terminal hung up; its SIGHUP may come a moment after this write failed, and says the same
+        why = stop_reason(signal.SIGHUP) if printer.hung_up else "output closed"
+        trainer.stop("interrupted", f"{why}; resume with {PROG} --resume {run_dir} --no-ui")
 
     printer = ConsolePrinter(json_mode=json_mode, on_output_closed=on_output_closed)
     trainer = Trainer(config, run_dir, [printer], data_dir=data_dir, resume=resume, claim=claim)
@@ -225,10 +228,15 @@ def run_headless(config: RunConfig, run_dir: Path, data_dir: str | None, json_mo
     def stop(reason: str) -> None:
         trainer.stop("interrupted", f"{reason}; resume with {PROG} --resume {run_dir} --no-ui")
 
-    with stop_on_signals(lambda: trainer.stop_requested, stop, f"the last checkpoint in {run_dir} is kept") as signalled:
+    signalled: list[int] = []  # the signals received (stop_on_signals' list, once inside it)
+
+    def second_signal() -> bool:  # the first SIGHUP after a terminal's EIO is that hang-up, not the user insisting
+        return trainer.stop_requested and not (printer.hung_up and len(signalled) <= 1)
+
+    with stop_on_signals(second_signal, stop, f"the last checkpoint in {run_dir} is kept") as signalled:
         end = trainer.run()
-    if printer.output_closed and end.status != "failed" and not signalled:  # a hang-up also closes a terminal: 130
-        return EXIT_OUTPUT_CLOSED
+    if printer.output_closed and not printer.hung_up and end.status != "failed" and not signalled:
+        return EXIT_OUTPUT_CLOSED  # a closed pipe; a terminal that hung up (EIO or SIGHUP) is an interrupt: 130
     if end.status == "finished" or end.status == "stopped":
         return EXIT_OK
     if end.status == "interrupted":

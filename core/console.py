@@ -121,6 +121,7 @@ class ConsolePrinter:
         self.on_output_closed = on_output_closed
         self.clock = time.monotonic  # when the machine stats were last sampled; tests set their own
         self.output_closed = False
+        self.hung_up = False  # the output was a terminal that hung up (EIO), not a pipe whose reader left
         self.stream = stream or sys.stdout
         self.json_mode = json_mode
         self.live = self.stream.isatty() if live is None else live
@@ -142,6 +143,7 @@ class ConsolePrinter:
             if not output_gone(exc):
                 raise
             self.output_closed = True
+            self.hung_up = exc.errno == errno.EIO
             try:
                 self._stop_progress()  # Rich stops its refresh thread before its last (failing) write
             except OSError:

@@ -154,3 +154,43 @@ def test_headless_run_on_a_terminal_that_hangs_up_saves_and_exits_130(tiny_data,
     end = list(iter_records(metrics))[-1]
     assert end["status"] == "interrupted" and end["reason"].startswith("the terminal hung up (SIGHUP)")
     assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
+
+
+def test_a_write_that_finds_the_terminal_hung_up_before_its_sighup_is_the_same_hang_up(tiny_data, tmp_path, monkeypatch,
+                                                                                        capsys):
+    """A terminal that hangs up fails writes (EIO) and sends SIGHUP; either may reach the run first. EIO first
+    must end as the hang-up (130, its reason, the end record written), and the SIGHUP behind it is not a
+    second Ctrl-C forcing an exit without the end record (the pty test above only sees whichever came first)."""
+    import errno
+    import io
+    import signal
+
+    from core import console, program
+    from core.cli import main
+
+    class HungUpTerminal(io.StringIO):
+        def write(self, text: str) -> int:
+            if self.getvalue():  # the first record got through; then the terminal is gone
+                raise OSError(errno.EIO, "Input/output error")
+            return super().write(text)
+
+    forced: list[int] = []
+    monkeypatch.setattr(program.os, "_exit", forced.append)  # a forced exit would end pytest too
+    monkeypatch.setattr(sys, "stdout", HungUpTerminal())
+    write_event = console.ConsolePrinter.__call__
+
+    def then_the_kernels_sighup(printer, event) -> None:
+        was_closed = printer.output_closed
+        write_event(printer, event)
+        if printer.output_closed and not was_closed:
+            os.kill(os.getpid(), signal.SIGHUP)  # handled here, in this thread, before the run goes on
+
+    monkeypatch.setattr(console.ConsolePrinter, "__call__", then_the_kernels_sighup)
+    run_dir = tmp_path / "run"
+    code = main(long_run(tiny_data, run_dir, "--json")[3:])
+    assert (code, forced) == (130, [])
+    assert "forced exit" not in capsys.readouterr().err
+    end = list(iter_records(run_dir / METRICS_FILE))[-1]
+    assert end["type"] == "end" and end["status"] == "interrupted", end
+    assert end["reason"].startswith("the terminal hung up (SIGHUP)") and f"--resume {run_dir}" in end["reason"]
+    assert load_checkpoint(run_dir / CHECKPOINT_FILE)["step"] == end["step"]
