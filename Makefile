@@ -46,9 +46,14 @@ mutate: $(STAMP)
 test-browser: $(BROWSER_STAMP)
 	MNIST_TUI_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser $(PYTEST_ARGS)
 
+# PEER=path/to/pytorch-examples/mnist/main.py adds the tutorial peer to fast99 (see benchmarks/results/fast99-cpu.md)
+PEER ?=
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/time_to_accuracy.py
+	$(BIN)/python benchmarks/fast99.py $(if $(PEER),--peer $(PEER))
+	$(BIN)/python benchmarks/run_start.py
+	$(BIN)/python benchmarks/first_frame.py
 	$(BIN)/python benchmarks/app_overhead.py
 	$(BIN)/python benchmarks/accuracy.py
 
