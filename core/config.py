@@ -423,6 +423,9 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+TEXT_FIELDS = tuple(s.name for s in SETTINGS if s.kind in ("choice", "text"))  # config.json holds these as text
+
+
 def config_from_json(data: Any, partial: bool = False) -> RunConfig:
     """A RunConfig from untrusted JSON (config.json, a log's config record): every field's type and
     bounds checked by validate(), any problem a ConfigError naming the field; never TypeError.
@@ -440,8 +443,7 @@ def config_from_json(data: Any, partial: bool = False) -> RunConfig:
         if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in hidden):
             raise ConfigError(f"invalid hidden sizes {str(hidden)[:40]!r}: must be a list of whole numbers")
         kwargs["hidden"] = tuple(hidden)
-    for name in ("name", "dataset", "model", "activation", "optimizer", "init", "schedule", "device", "normalize",
-                 "precision"):
+    for name in TEXT_FIELDS:
         if name in kwargs and not isinstance(kwargs[name], str):
             raise ConfigError(f"invalid {name} {str(kwargs[name])[:40]!r}: must be text")
     try:
