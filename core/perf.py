@@ -13,15 +13,16 @@ made on the 2-core development machine that four other engineers' tests kept bus
   (each op is a few microseconds; waking a thread costs about as much), so on machines with at
   most SMALL_CPU_CORES cores they train on one thread. So do bfloat16 runs of any model there:
   with AMX a convolution is as short as those ops, and the fast preset's whole command took
-  8.6 s (median of 5 seeds) on one thread against 17.1 s on two, 8.1 CPU-seconds against 16.5
-  (interleaved, other sessions loading the machine: benchmarks/results/fast99-cpu.md). The
+  7.5 s (median of 5 seeds) on one thread against 8.6 s on two, 7.7 CPU-seconds against 9.7
+  (interleaved, quiet machine; 8.6 against 17.1 s with other work on the machine:
+  benchmarks/results/fast99-cpu.md and its git history). The
   thread count changes float rounding, so it is a fixed rule of the model, its precision and
   the machine, never of the load: a seed reproduces.
 - channels_last (NHWC) lets oneDNN run the convolutions without layout reorders: the fast-cnn
   epoch took 18 CPU-seconds instead of 29 on this CPU, cnn-adam's steps ran 1.2-1.35x faster.
 - bfloat16 autocast is a setting of the run (RunConfig.precision, recorded in config.json),
   not a rule here, since it changes the numbers a run produces. On this CPU (AMX and
-  AVX512-BF16) it cut the fast preset's whole command from 12.1 to 8.6 s (medians of 5 seeds,
+  AVX512-BF16) it cut the fast preset's whole command from 11.2 to 7.5 s (medians of 5 seeds,
   one thread both, 99.16% mean accuracy both: benchmarks/results/fast99-cpu.md). A device
   without native bf16 (native_bf16: where bf16 would be converted in software, or refused)
   trains that run in float32, and the "speed" line of config.json says so.
