@@ -55,10 +55,9 @@ def fast_cnn(config: RunConfig) -> nn.Module:
     Three conv3x3 blocks of 16/32/64 channels (29k parameters). The first convolution has
     stride 2, so it computes a quarter of the 28x28 outputs and nothing pools its full-size
     output: max-pooling and its backward over 16x28x28 maps had cost more than all the
-    convolutions together (torch.profiler of a bf16 training step on this CPU; in a step
-    benchmark while tuning, the stride took an epoch from 8.0 to 4.8 CPU-seconds, and 3 seeds
-    trained to 99.14-99.20%, the pooled network's accuracy; the whole command's figures are
-    in benchmarks/results/fast99-cpu.md).
+    convolutions together (torch.profiler of a bf16 training step on this CPU, while tuning;
+    not a committed benchmark). The result of the network as it is, 5 seeds of the whole
+    command, is benchmarks/results/fast99-cpu.md.
     The other two blocks pool straight after their convolution, so batch norm and ReLU touch a
     quarter of the pixels: on the CPU those memory-bound ops cost as much as the convolutions.
     Batch norm is what lets one-cycle run at a high learning rate, which is what makes a single
