@@ -220,12 +220,13 @@ async def test_layout_adapts_to_the_terminal_size(size, layout):
                 assert widget.region.width > 0 and widget.region.height > 0
 
 
-def test_importing_the_app_does_not_import_torch():
+def test_importing_the_app_imports_neither_torch_nor_the_run_panels():
+    """The run panels (plotext charts, RichLog, digits) are imported after the first frame (tui/panels.py)."""
     code = ("import sys; import tui.launch, tui.app; from tui.app import MnistApp; MnistApp(); "
-            "print('torch' in sys.modules)")
+            "print(*(m in sys.modules for m in ('torch', 'plotext', 'tui.panels', 'textual.widgets._rich_log')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False"] * 4
 
 
 def test_launch_without_a_terminal_is_a_usage_error():
@@ -261,17 +262,20 @@ class Probe(MnistApp):
         from multiprocessing import forkserver
         seen['torch_at_first_frame'] = 'torch' in sys.modules
         seen['forkserver_at_first_frame'] = forkserver._forkserver._forkserver_pid is not None
+        seen['panels_at_first_frame'] = 'tui.panels' in sys.modules or self.main.panels_mounted
 async def main():
     app = Probe(cursor_blink=False)
     async with app.run_test() as pilot:
         while not app.torch_version and not app.engine_error:
             await asyncio.sleep(0.05)
-    print(seen['torch_at_first_frame'], seen['forkserver_at_first_frame'], app.torch_version != '')
+        panels = app.main.panels_mounted
+    print(seen['torch_at_first_frame'], seen['forkserver_at_first_frame'], seen['panels_at_first_frame'],
+          app.torch_version != '', panels)
 asyncio.run(main())
 """)
     out = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    # painted without torch and before the training processes' forkserver (which imports torch on
-    # the other core) was started; torch loaded right after
-    assert out.stdout.split() == ["False", "False", "True"]
+    # painted without torch, before the training processes' forkserver (which imports torch on the
+    # other core) was started and without the run panels; the panels and torch loaded right after
+    assert out.stdout.split() == ["False", "False", "False", "True", "True"]

@@ -247,6 +247,7 @@ def test_machine_stats_on_a_cuda_device_read_nvml_and_close_it_when_the_device_c
 async def test_app_status_shows_evaluating_until_the_epoch_ends():
     app = MnistApp(RunConfig(), cursor_blink=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.main.panels_mounted, "the run panels")  # mounted after the first frame
         app.lifecycle.fire(Trigger.START)
         app.lifecycle.fire(Trigger.RUN_BEGAN)
         app.apply_events([step(5), StateEvent("evaluating", 5, 1.0, message="evaluating epoch 1 on 200 test images")])

@@ -183,3 +183,44 @@ async def test_loss_points_held_back_while_training_are_drawn_by_the_next_forced
         gate.release(100)
         await wait_for(pilot, lambda: app.lifecycle.phase is Phase.ENDED, "the run to end")
         await pilot.press("q")
+
+
+async def test_keys_typed_ahead_of_the_run_panels_are_kept_and_done_once_they_are_mounted(tmp_path):
+    """The run panels mount after the first whole screen (tui/panels.py); keys the app reads before that
+    (typed while it was starting) neither crash on the missing panels nor are lost, and a help screen
+    opened and closed meanwhile (it drops callbacks queued for the next frame) does not stop the start-up."""
+
+    class HeldStartUp(MnistApp):
+        def on_ready(self, event) -> None:
+            event.prevent_default()  # MnistApp.on_ready (the start-up's triggers) runs when the test says
+
+    app = HeldStartUp(small(), run_dir=tmp_path / "run", cursor_blink=False, engine_factory=ScriptedEngine.factory())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape", "s", "a", "f1")
+        assert not app.main.panels_mounted and app.lifecycle.phase is Phase.IDLE
+        MnistApp.on_ready(app)
+        await pilot.press("f1")  # the help screen closes, with whatever it held for its next frame
+        await wait_for(pilot, lambda: app.main.panels_mounted, "the run panels")
+        await wait_for(pilot, lambda: app.lifecycle.phase is Phase.ENDED, "the typed-ahead run to end")
+        assert app.samples.ascii  # both keys done, in order
+        assert app.run_status == "finished"
+
+
+async def test_the_start_up_after_the_first_screen_happens_even_if_its_frame_callbacks_are_dropped(tmp_path):
+    """Textual drops a call_after_refresh callback when the screen current at the time closes before the
+    next frame (as a help screen opened by a key typed ahead, and closed, does); the start-up's timer
+    still mounts the run panels and does the keys that waited for them."""
+
+    class DroppedFrameCallbacks(MnistApp):
+        def call_after_refresh(self, callback, *args, **kwargs) -> bool:
+            if self.main.panels_mounted:
+                return super().call_after_refresh(callback, *args, **kwargs)
+            return True  # accepted, never called
+
+    app = DroppedFrameCallbacks(small(), run_dir=tmp_path / "run", cursor_blink=False,
+                                engine_factory=ScriptedEngine.factory())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.main.panels_mounted, "the run panels")
+        await wait_for(pilot, lambda: app.lifecycle.phase is Phase.ENDED, "the typed-ahead run to end")
+        assert app.run_status == "finished"

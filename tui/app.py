@@ -11,18 +11,20 @@ Three pieces, each in one place:
   MainRunView (tui/run_view.py) on the one redraw clock (tui/redraw.py). A live run, the replay
   before a resume and `--watch` (core.runlog.MetricsTail) all go through the model.
 torch is never imported by the app process itself: the engine's forkserver imports it (started
-after the first frame), so the app paints at once.
+after the first screen), so the app paints at once; the run panels (tui/panels.py), which the first
+screen does not show, are imported and mounted after it too.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from textual import on, work
 from textual.app import App
@@ -44,17 +46,20 @@ from tui.messages import EngineReady, EventsWaiting
 from tui.redraw import RedrawClock
 from tui.run_view import MainRunView
 from tui.screens import HelpScreen, LearningRateScreen, MessageDialog
-from tui.widgets.charts import AccuracyChart, LossChart
 from tui.widgets.config_form import ConfigForm, FormError
-from tui.widgets.confusion import ConfusionMatrix
-from tui.widgets.run_log import RunLog
-from tui.widgets.samples import SampleGrid
 from tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:  # the run panels' modules load after the first frame (MainScreen.mount_panels)
+    from tui.widgets.charts import AccuracyChart, LossChart
+    from tui.widgets.confusion import ConfusionMatrix
+    from tui.widgets.run_log import RunLog
+    from tui.widgets.samples import SampleGrid
 
 # the main screen's own keys (all but quit): none of them may act while a race or comparison is shown
 MAIN_SCREEN_ACTIONS = ("start", "resume_run", "pause", "unpause", "change_lr", "stop", "race", "view",
                        "ascii_digits", "leave_form", "help")
 STALE_AFTER_S = 30.0
+START_UP_AT_LATEST_S = 0.5  # after the first frame: the start-up's second trigger (see on_ready)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ class MnistApp(HangupExit, App[int]):
         self._writer_gone = False  # --watch: the run's lock is free and it never ended
         self._bindings_shown: tuple | None = None
         self._last_record_at = time.monotonic()
+        self._early_actions: list[str] = []  # keys that need the run panels, pressed before they were mounted
+        self._started_up = False  # the start-up after the first screen has begun (_after_first_screen)
 
     @property
     def run_status(self) -> str:
@@ -182,23 +189,23 @@ class MnistApp(HangupExit, App[int]):
 
     @property
     def loss_chart(self) -> LossChart:
-        return self.main.query_one(LossChart)
+        return cast("LossChart", self.main.query_one("#loss-chart"))
 
     @property
     def acc_chart(self) -> AccuracyChart:
-        return self.main.query_one(AccuracyChart)
+        return cast("AccuracyChart", self.main.query_one("#acc-chart"))
 
     @property
     def samples(self) -> SampleGrid:
-        return self.main.query_one(SampleGrid)
+        return cast("SampleGrid", self.main.query_one("#samples"))
 
     @property
     def confusion(self) -> ConfusionMatrix:
-        return self.main.query_one(ConfusionMatrix)
+        return cast("ConfusionMatrix", self.main.query_one("#confusion"))
 
     @property
     def run_log(self) -> RunLog:
-        return self.main.query_one(RunLog)
+        return cast("RunLog", self.main.query_one("#log"))
 
     @property
     def status(self) -> StatusBar:
@@ -206,7 +213,22 @@ class MnistApp(HangupExit, App[int]):
 
     # ---- start-up ----
     def on_ready(self) -> None:
-        """Runs once the first frame is on screen: only now start the engine's forkserver (torch), off the UI thread."""
+        """Runs once the first frame is on screen. Textual's footer fills in its keys a frame later, and
+        the rest of the start-up waits for that frame too, so the whole first screen is drawn first.
+
+        Those callbacks are kept by the screen that is current when each is queued, and dropped if it
+        closes before the next frame (a help screen opened by a key typed ahead and closed again), so
+        a timer makes sure; the start-up runs once, whichever comes first."""
+        self.call_after_refresh(self.call_after_refresh, self._after_first_screen)
+        self.set_timer(START_UP_AT_LATEST_S, self._after_first_screen)
+
+    async def _after_first_screen(self) -> None:
+        """Mount the run panels, then start the engine's forkserver (torch) off the UI thread. Keys that
+        need the panels and were pressed before them are done last, in order (none is lost)."""
+        if self._started_up:
+            return
+        self._started_up = True
+        await self.main.mount_panels()
         if not self.cursor_blink:
             for widget in self.main.query(Input):
                 widget.cursor_blink = False
@@ -217,13 +239,16 @@ class MnistApp(HangupExit, App[int]):
         self._clock.start()
         if self.watch_dir is not None:
             self._start_watch()
-            return
-        self.form.show_message("Tab moves between fields · s or the Start button starts · ? lists every key")
-        self._import_engine()
-        self.form.look_for_data()
-        if self.resume_on_start and self.cli_run_dir is not None:
-            self._cli_run_dir_used = True
-            self._resume(RunSpec(validate(self.initial_config), self.cli_run_dir, resume=True))
+        else:
+            self.form.show_message("Tab moves between fields · s or the Start button starts · ? lists every key")
+            self._import_engine()
+            self.form.look_for_data()
+            if self.resume_on_start and self.cli_run_dir is not None:
+                self._cli_run_dir_used = True
+                self._resume(RunSpec(validate(self.initial_config), self.cli_run_dir, resume=True))
+        for action in self._early_actions:
+            await self.run_action(action)
+        self._early_actions.clear()
 
     @work(thread=True, group="import", exit_on_error=False)
     def _import_engine(self) -> None:
@@ -283,9 +308,10 @@ class MnistApp(HangupExit, App[int]):
 
     # ---- bindings ----
     def _behind_compare(self) -> bool:
-        from tui.compare import CompareScreen
-
-        return any(isinstance(screen, CompareScreen) for screen in self.screen_stack)
+        # No compare screen exists before tui.compare is imported, and importing it here (plotext, the
+        # race code) made the footer of the first screen wait for it: the footer asks check_action.
+        compare = sys.modules.get("tui.compare")
+        return compare is not None and any(isinstance(screen, compare.CompareScreen) for screen in self.screen_stack)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide controls that do not apply now, so the footer shows only what a key would do: the lifecycle decides."""
@@ -294,8 +320,16 @@ class MnistApp(HangupExit, App[int]):
         allowed = self.lifecycle.allows(action)
         return True if allowed is None else allowed
 
+    def _before_panels(self, action: str) -> bool:
+        """True (and the action kept for _after_first_screen) while the run panels are not mounted yet:
+        a key typed ahead of the first frame reaches the app before they are, and must not be lost."""
+        if self.main.panels_mounted:
+            return False
+        self._early_actions.append(action)
+        return True
+
     def action_start(self) -> None:
-        if not self.lifecycle.allows("start"):
+        if not self.lifecycle.allows("start") or self._before_panels("start"):
             return
         try:
             config = self.form.read()
@@ -312,7 +346,7 @@ class MnistApp(HangupExit, App[int]):
 
     def action_resume_run(self) -> None:
         last = self.run_spec
-        if not self.lifecycle.allows("resume_run") or last is None:
+        if not self.lifecycle.allows("resume_run") or last is None or self._before_panels("resume_run"):
             return
         if not (last.run_dir / runlog.CHECKPOINT_FILE).is_file():
             self.notify(f"{last.run_dir} has no checkpoint to resume from", title="Cannot resume", severity="error")
@@ -365,7 +399,8 @@ class MnistApp(HangupExit, App[int]):
         self.main.set_view(name)
 
     def action_ascii_digits(self) -> None:
-        self.samples.toggle_ascii()
+        if not self._before_panels("ascii_digits"):
+            self.samples.toggle_ascii()
 
     def action_leave_form(self) -> None:
         self.main.set_focus(None)  # then letter keys and 1-5 work

@@ -6,22 +6,21 @@ Three layouts, chosen from the terminal size on every resize:
 - full (160x45 and up): everything at once.
 The choice is a class on the screen (-compact / -medium / -full) plus one -view-NAME class;
 app.tcss does the rest, so switching never remounts a widget.
+
+The first frame holds the tabs, the form, the status bar and the footer; the run panels
+(tui/panels.py) are imported and mounted by `mount_panels` once that frame is on the terminal.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Tab, Tabs
 
 from core.config import RunConfig
-from tui.widgets.charts import AccuracyChart, LossChart
 from tui.widgets.config_form import ConfigForm
-from tui.widgets.confusion import ConfusionMatrix
-from tui.widgets.run_log import RunLog
-from tui.widgets.samples import SampleGrid
 from tui.widgets.status import StatusBar
 
 VIEWS = ("setup", "charts", "digits", "matrix", "log")
@@ -50,6 +49,7 @@ class MainScreen(Screen):
         self.data_dir = data_dir
         self.layout_mode = "compact"
         self.view = "setup"
+        self.panels_mounted = False
 
     def compose(self) -> ComposeResult:
         # The layout's classes go on before the widgets mount, so the first frame is styled once
@@ -65,16 +65,6 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             yield ConfigForm(self.config, pinned=self.pinned, data_dir=self.data_dir, id="config",
                              classes="view view-setup")
-            with Vertical(id="main"):
-                with Horizontal(id="charts", classes="view view-charts"):
-                    yield LossChart(id="loss-chart", classes="panel")
-                    yield AccuracyChart(id="acc-chart", classes="panel")
-                with Horizontal(id="evaluation"):
-                    with VerticalScroll(id="samples-panel", classes="panel view view-digits"):
-                        yield SampleGrid(id="samples")
-                    with VerticalScroll(id="confusion-panel", classes="panel view view-matrix"):
-                        yield ConfusionMatrix(id="confusion")
-                yield RunLog(id="log", classes="panel view view-log")
         yield StatusBar(id="status")
         yield Footer(id="footer")
 
@@ -82,13 +72,18 @@ class MainScreen(Screen):
         # out of the focus chain: Tab from launch goes to the first field, not the tab bar
         # (keys 1-5 and the mouse switch views)
         self.query_one(Tabs).can_focus = False
-        titles = {"#config": "configuration", "#loss-chart": "loss per step",
-                  "#acc-chart": "accuracy % per epoch", "#samples-panel": "sample test digits",
-                  "#confusion-panel": "confusion matrix", "#log": "log"}
-        for selector, title in titles.items():
-            self.query_one(selector).border_title = title
+        self.query_one("#config").border_title = "configuration"
         self.set_view(self.view)
         self.set_layout(layout_for(*self.size) if self.size.width else "compact")
+
+    async def mount_panels(self) -> None:
+        """Import and mount the run panels (once, after the first frame: see tui/panels.py)."""
+        if self.panels_mounted:
+            return
+        from tui.panels import RunPanels
+
+        await self.query_one("#body").mount(RunPanels(id="main"))
+        self.panels_mounted = True
 
     def on_resize(self, event: Resize) -> None:
         self.set_layout(layout_for(event.size.width, event.size.height))

@@ -10,13 +10,17 @@ through here, so they look the same.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.runmodel import RunModel
 from tui.redraw import LOG_EVERY_S, PANEL_EVERY_S, Cadence
-from tui.widgets.charts import AccuracyChart, LossChart
-from tui.widgets.confusion import ConfusionMatrix
-from tui.widgets.run_log import RunLog
-from tui.widgets.samples import SampleGrid
-from tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:  # the panels' modules load after the first frame (tui/panels.py)
+    from tui.widgets.charts import AccuracyChart, LossChart
+    from tui.widgets.confusion import ConfusionMatrix
+    from tui.widgets.run_log import RunLog
+    from tui.widgets.samples import SampleGrid
+    from tui.widgets.status import StatusBar
 
 LOG_STYLES = {"epoch": "bold", "state": "italic", "note": "bold yellow", "finished": "bold green",
               "failed": "bold red", "stopped": "bold", "interrupted": "bold"}
