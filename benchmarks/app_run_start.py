@@ -101,15 +101,6 @@ asyncio.run(main())
 '''
 
 
-def export_rev(rev: str, into: Path) -> str:
-    """`rev` of this repository as plain files in `into`; returns its short hash."""
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return sha
-
-
 def session(checkout: Path, data_dir: str, scratch: Path) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     out = subprocess.run([sys.executable, "-c", SESSION, data_dir], cwd=scratch, env=env, capture_output=True,
@@ -127,16 +118,12 @@ def main() -> int:
     parser.add_argument("--out", default=str(common.RESULTS_DIR / "app_run_start.md"), help="results file, - for none")
     args = parser.parse_args()
 
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
     load = common.LoadLog()
     times: dict[str, list[list[dict]]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
         before_dir = Path(tmp) / "before"
         before_dir.mkdir()
-        before_sha = export_rev(args.before, before_dir)
+        before_sha = common.export_rev(args.before, before_dir)
         versions = {"before": before_dir, "after": ROOT}
         for r in range(args.rounds):
             order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
@@ -151,7 +138,7 @@ def main() -> int:
                       file=sys.stderr, flush=True)
                 times[name].append(runs)
 
-    labels = {"before": f"before ({args.before}@{before_sha})", "after": f"after ({head}{'+changes' if dirty else ''})"}
+    labels = {"before": f"before ({args.before}@{before_sha})", "after": f"after ({common.head_label()})"}
     rows = []
     for name in ("before", "after"):
         for run in (0, 1):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -142,3 +143,22 @@ def standard_facts(device: torch.device, command: str) -> list[str]:
 
 def command_line(script: str) -> str:
     return " ".join(["python", f"benchmarks/{script}", *sys.argv[1:]])
+
+
+def export_rev(rev: str, into: Path) -> str:
+    """`rev` of this repository as plain files in `into` (a before/after benchmark runs both side by
+    side in one session); returns its short hash."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return sha
+
+
+def head_label() -> str:
+    """This checkout's version for a results file: the short hash, '+changes' if tracked files differ."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return f"{head}{'+changes' if dirty else ''}"
