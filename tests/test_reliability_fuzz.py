@@ -8,6 +8,8 @@ Figures in benchmarks/results/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import struct
@@ -15,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core import runlog
@@ -143,13 +145,27 @@ WORDS = st.sampled_from(["csv", "mlp", "cnn", "0", "-1", "1e400", "nan", "a\nb",
 
 
 @given(argv=st.lists(st.sampled_from(OPTIONS) | WORDS | st.text(max_size=12), max_size=7))
+@example(argv=["--watch", "not-yet"])  # a run that does not exist yet: waited for, which once hung this test
 def test_any_command_line_is_handled_or_one_line(argv, tmp_path, monkeypatch, capsys):
-    """Parsing and dispatch of any argv; the runs themselves and the app are replaced by stubs."""
+    """Parsing and dispatch of any argv; the runs themselves, the app and `--watch`'s wait for a run that
+    does not exist yet (as `tail -F` does: it would wait here for ever) are replaced by stubs."""
     import core.cli as cli
     import core.race_console as race_console
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "run_headless", lambda *a, **k: 0)
+    real_wait = cli.wait_for_watch_target
+
+    class Waiting(Exception):
+        pass
+
+    def checked_not_waited(path):  # every check of the real one, then on as if the run had appeared
+        def sleep(_seconds: float) -> None:
+            raise Waiting
+        with contextlib.suppress(Waiting):
+            real_wait(path, sleep=sleep)
+
+    monkeypatch.setattr(cli, "wait_for_watch_target", checked_not_waited)
     monkeypatch.setattr(race_console, "run_race_headless", lambda *a, **k: 0)
     capsys.readouterr()
     code = cli.main(argv, start_app=lambda **k: 0)
