@@ -118,7 +118,7 @@ def run_race_headless(plan: RacePlan, race_dir: Path, data_dir: str | None, json
                 out.flush()
 
     race = Race(plan, race_dir, data_dir=data_dir, sinks_for=sinks_for, on_entrant=on_entrant,
-                parallel=parallel, only=only, resume=resume)
+                parallel=parallel, only=only, resume=resume, engine="auto")
     if only is not None or resume:
         race.check_entrants()  # an entrant training elsewhere, or already run: refused before loading data
     bundles = race.load_data()  # DataError / ConfigError propagate to main(): one line, exit 1 / 2

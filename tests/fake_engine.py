@@ -224,7 +224,8 @@ def scripted_race(monkeypatch: Any, **options: Any) -> "collections.defaultdict[
 
     gates: collections.defaultdict[str, threading.Semaphore] = collections.defaultdict(lambda: threading.Semaphore(0))
 
-    def engine(race: Race, entrant: Any, sinks: list, data: Any, slot: Any, resume: bool) -> ScriptedDiskEngine:
+    def engine(race: Race, entrant: Any, sinks: list, data: Any, slot: Any, resume: bool,
+               alone: bool = False) -> ScriptedDiskEngine:
         spec = RunSpec(entrant.config, race.race_dir / entrant.name, resume)
         return ScriptedDiskEngine(spec, sinks=sinks, gate=gates[entrant.name], **options)
 

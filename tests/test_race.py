@@ -248,6 +248,34 @@ def test_an_entrant_is_the_same_alone_in_a_sequential_race_and_in_a_parallel_one
     assert len({tuple(v) for v in runs[3].values()}) == 3  # and the entrants did differ
 
 
+def test_an_entrant_alone_trains_in_this_process_with_the_numbers_it_has_in_a_race(tiny_data, tmp_path, monkeypatch):
+    """--entrant K (engine "auto"): the process is that entrant's, as a --no-ui run's is, so it trains
+    here, with no second torch import and fork (1.5 s of every entrant's start on this 2-core VM), and
+    with the same numbers, thread count included, as in a race of training processes."""
+    from core import engine_process
+
+    for name in ("MNIST_TUI_THREADS", "OMP_NUM_THREADS"):  # unset here, and as they were after the test
+        monkeypatch.setenv(name, "")  # (the entrant alone sets its slot's thread count in this process)
+        monkeypatch.delenv(name)
+    plan = plan_race(BASE.with_overrides(dropout=0.3), "seed=1,2")
+
+    def steps(race_dir: Path) -> list[tuple]:
+        return [(r["type"], r.get("loss"), r.get("test_acc")) for r in iter_records(race_dir / "seed-2" / "metrics.jsonl")
+                if r["type"] in ("step", "epoch")]
+
+    Race(plan, tmp_path / "race", data_dir=str(tiny_data), parallel=2, engine="auto").run()  # two at once: processes
+    speed = json.loads((tmp_path / "race" / "seed-2" / "config.json").read_text())["speed"]
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("an entrant training alone was given a process of its own")
+
+    monkeypatch.setattr(engine_process, "EngineProcess", no_process)
+    result = Race(plan, tmp_path / "alone", data_dir=str(tiny_data), parallel=2, only=[1], engine="auto").run()
+    assert result.ends["seed-2"].status == "finished"
+    assert steps(tmp_path / "alone") == steps(tmp_path / "race")
+    assert json.loads((tmp_path / "alone" / "seed-2" / "config.json").read_text())["speed"] == speed
+
+
 def test_entrants_in_parallel_each_report_their_slot_and_stop_together(tiny_data, tmp_path):
     plan = plan_race(BASE.with_overrides(epochs=100_000), "seed=1,2,3")
     race: Race
