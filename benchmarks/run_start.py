@@ -9,12 +9,15 @@ Each round times, in fresh interpreters and in rotating order:
   (c) `mnist-tui --no-ui` (as `python -m core.cli`) training 1 epoch on the first 1,000 images, the
       whole command;
   (d) the data loading alone (core.data.load of the same data, timed inside a process that has
-      already imported torch), reported separately because it depends on the disk, not the code.
+      already imported torch), reported separately because it depends on the disk, not the code;
+  (e) the same run as entrant 0 of a two-entrant race, `--race seed=1,2 --entrant 0`, the whole
+      command (what each task of a SLURM array pays), and with --before REV the same entrant at
+      that revision, side by side.
 
 Run start = (c) - (a) of the same round; the figure is the median over rounds with the range.
 The target (issue 17) is <= 1.5 s beyond `import torch`.
 
-    python benchmarks/run_start.py [--data-dir DIR] [--rounds 7] [--preset NAME] [--out FILE]
+    python benchmarks/run_start.py [--data-dir DIR] [--rounds 7] [--preset NAME] [--before REV] [--out FILE]
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ def cpu_of_children() -> float:
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall clock and CPU seconds (user + system, all threads) of one command, and its stdout."""
+    """Wall clock and CPU seconds (user + system, all threads) of one command, and its stdout; run in
+    the checkout its PYTHONPATH names (`python -m` looks in the working directory first)."""
     cpu0, t0 = cpu_of_children(), time.perf_counter()
-    proc = subprocess.run(args, env=env, cwd=common.ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(args, env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True, timeout=600)
     wall, cpu = time.perf_counter() - t0, cpu_of_children() - cpu0
     if proc.returncode != 0:
         raise SystemExit(f"run_start.py: error: {' '.join(args[:4])} ... failed: {proc.stderr.strip()[-500:]}")
@@ -69,31 +73,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--preset", default=None, help="a preset for the run (default: the command's defaults)")
     parser.add_argument("--train-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--before", metavar="REV", help="also time the race entrant (e) at this git revision")
     parser.add_argument("--out", default=str(common.RESULTS_DIR / "run_start.md"), help="'-' for stdout only")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.train_size < 1:
         parser.error("--rounds and --train-size must be at least 1")
+    args.data_dir = str(Path(args.data_dir).resolve())  # the commands run in their checkout's directory
     env = dict(os.environ, MNIST_TUI_OFFLINE="1", PYTHONPATH=str(common.ROOT))
     py = sys.executable
     run = [py, "-m", "core.cli", "--no-ui", "--data-dir", args.data_dir, "--epochs", "1",
            "--train-size", str(args.train_size), *(["--preset", args.preset] if args.preset else [])]
+    entrant = ["--race", "seed=1,2", "--entrant", "0"]
     cases = {
         "import torch": lambda tmp, i: [py, "-c", "import torch"],
         "import torch, torch._dynamo": lambda tmp, i: [py, "-c", "import torch, torch._dynamo"],
         "run": lambda tmp, i: run + ["--run-dir", str(Path(tmp) / f"run-{i}")],
         "data": lambda tmp, i: [py, "-c", LOAD_DATA.format(dataset=args.dataset, data_dir=args.data_dir,
                                                            train_size=args.train_size)],
+        "entrant": lambda tmp, i: run + entrant + ["--run-dir", str(Path(tmp) / f"race-{i}")],
     }
+    envs = {name: env for name in cases}
+    if args.before:
+        cases["entrant before"] = lambda tmp, i: run + entrant + ["--run-dir", str(Path(tmp) / f"race-before-{i}")]
     walls: dict[str, list[float]] = {name: [] for name in cases}
     cpus: dict[str, list[float]] = {name: [] for name in cases}
     data_s: list[float] = []
     load = common.LoadLog()
     order = list(cases)
     with tempfile.TemporaryDirectory() as tmp:
+        if args.before:
+            before = Path(tmp) / "before"
+            before.mkdir()
+            before_label = f"{args.before}@{common.export_rev(args.before, before)}"
+            envs["entrant before"] = dict(env, PYTHONPATH=str(before))
         for i in range(args.rounds):
             load.read()
             for name in order[i % len(order):] + order[:i % len(order)]:  # rotate, so load hits each alike
-                wall, cpu, out = timed(cases[name](tmp, i), env)
+                wall, cpu, out = timed(cases[name](tmp, i), envs[name])
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 if name == "data":
@@ -111,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"machine: {common.cpu_name()} ({os.cpu_count()} cores), Python {sys.version.split()[0]}",
              f"command: `python benchmarks/run_start.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
              f"load while measuring: {load.summary()}",
-             f"{args.rounds} rounds, each timing the four commands below in fresh interpreters, order rotating; "
+             f"{args.rounds} rounds, each timing the commands below in fresh interpreters, order rotating; "
              "figures are medians with the range over rounds, in seconds: wall clock, and CPU time (user + system "
              "of the command's process) which a loaded machine inflates less",
              f"the run: `{' '.join(['mnist-tui'] + shown)} --run-dir RUN` (the whole command: interpreter, "
@@ -124,7 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| 1-epoch run on {args.train_size:,} images, whole command (c) | {spread(walls['run'])} "
             f"| {spread(cpus['run'])} |",
             f"| data loading alone, timed inside a process (d) | {spread(data_s)} | - |",
-            f"| **run start: (c) - (a)** | **{spread(beyond)}** (≤ {TARGET_S} s: {verdict}) | {spread(beyond_cpu)} |"]
+            f"| **run start: (c) - (a)** | **{spread(beyond)}** (≤ {TARGET_S} s: {verdict}) | {spread(beyond_cpu)} |",
+            f"| the run as entrant 0 of `--race seed=1,2`, whole command (e) | {spread(walls['entrant'])} "
+            f"| {spread(cpus['entrant'])} |"]
+    if args.before:
+        body.append(f"| (e) at {before_label}, the same rounds | {spread(walls['entrant before'])} "
+                    "| - (it trained in a process forked by a forkserver: not a child this clock sees) |")
     title = "Run start: a 1-epoch run beyond a bare `import torch`"
     common.publish(args.out, title, facts, body)
     return 0
