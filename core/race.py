@@ -442,10 +442,9 @@ class Race:
     Up to `parallel` entrants train at once (see plan_slots), driven by a pool of threads that
     each wait on one engine process. `only` limits the race to some entrants (--entrant K);
     `resume` finishes a race: see entrant_action. `engine`: "process" (the app: training never
-    shares the UI's GIL), "auto" (the command line: an entrant that trains alone, as --entrant K
+    shares the UI's GIL) or "auto" (the command line: an entrant that trains alone, as --entrant K
     makes it, trains in this process, which is then that entrant's as a --no-ui run's is, without a
-    second torch import and a fork; others each in a process), "thread" (tests that patch the engine
-    here). `run()` is meant for a worker thread;
+    second torch import and a fork; several entrants each in a process). `run()` is meant for a worker thread;
     `stop()` (end the race) and `skip(name)` (end one entrant) for any thread. `sinks_for(entrant)`
     gives each entrant's sinks; `on_entrant(index, entrant, slot)` is called as each one starts.
     Sinks of one entrant are called from one thread; those of different entrants concurrently.
@@ -565,7 +564,7 @@ class Race:
     def _engine(self, entrant: Entrant, sinks: list[Sink], data: Any, slot: Slot, resume: bool, alone: bool) -> Any:
         from core.perf import THREADS_ENV  # torch is loaded by now (choose_slots)
 
-        if self.engine == "thread" or (self.engine == "auto" and alone and set(slot.env) <= {THREADS_ENV}):
+        if self.engine == "auto" and alone and set(slot.env) <= {THREADS_ENV}:
             from core.engine import Trainer
 
             os.environ.update(slot.env)  # the slot's thread count: this process is the entrant's now
