@@ -148,8 +148,11 @@ def command_line(script: str) -> str:
 def export_rev(rev: str, into: Path) -> str:
     """`rev` of this repository as plain files in `into` (a before/after benchmark runs both side by
     side in one session); returns its short hash."""
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"{Path(sys.argv[0]).name}: error: no commit {rev!r} in this repository")
+    sha = found.stdout.strip()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return sha
